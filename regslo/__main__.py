@@ -1,0 +1,3 @@
+from regslo.cli import main
+
+raise SystemExit(main())

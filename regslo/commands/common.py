@@ -1,0 +1,25 @@
+"""Helpers shared by subcommands: loading the config with user-facing errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from regslo.config import Config, ConfigError, load_config
+
+
+def add_config_argument(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("-c", "--config", required=required, metavar="FILE", help="regslo YAML config")
+
+
+def load_or_exit(path: str) -> Config:
+    """Load the config; on problems print one line each to stderr and exit 2 (no traceback)."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for line in config.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    return config
