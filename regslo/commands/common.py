@@ -12,10 +12,10 @@ def add_config_argument(parser: argparse.ArgumentParser, required: bool = True) 
     parser.add_argument("-c", "--config", required=required, metavar="FILE", help="regslo YAML config")
 
 
-def load_or_exit(path: str) -> Config:
+def load_or_exit(path: str, check_secrets: bool = True) -> Config:
     """Load the config; on problems print one line each to stderr and exit 2 (no traceback)."""
     try:
-        config = load_config(path)
+        config = load_config(path, check_secrets=check_secrets)
     except ConfigError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)

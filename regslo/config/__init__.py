@@ -101,17 +101,21 @@ class Config:
         raise KeyError(name)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a YAML config file; raise ``ConfigError`` listing every problem."""
+def load_config(path: str | Path, check_secrets: bool = True) -> Config:
+    """Read and validate a YAML config file; raise ``ConfigError`` listing every problem.
+
+    ``check_secrets=False`` skips reading password_env/password_file (for commands that never log in).
+    """
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read config: {exc.strerror}"]) from None
-    return parse_config(text, base_dir=path.parent, source=str(path))
+    return parse_config(text, base_dir=path.parent, source=str(path), check_secrets=check_secrets)
 
 
-def parse_config(text: str, base_dir: Path | None = None, source: str = "<config>") -> Config:
+def parse_config(text: str, base_dir: Path | None = None, source: str = "<config>",
+                 check_secrets: bool = True) -> Config:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -119,7 +123,7 @@ def parse_config(text: str, base_dir: Path | None = None, source: str = "<config
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError([f"{source}: invalid YAML{where}: {problem}"]) from None
-    errors = Errors()
+    errors = Errors(check_secrets=check_secrets)
     config = build_config(raw, errors, base_dir or Path.cwd())
     if errors:
         raise ConfigError(errors.problems)
@@ -198,7 +202,7 @@ def _parse_auth(reg: Section, errors: Errors, base_dir: Path) -> AuthConfig | No
         errors.add(sec.path, "give either username/password or docker_config, not both")
     if password is not None and not username:
         errors.add(sec.key("username"), "is required when a password is given")
-    if username and password is None and not any(sec.has(k) for k in ("password", "password_env", "password_file")):
+    if username and password is None and errors.check_secrets and not any(sec.has(k) for k in ("password", "password_env", "password_file")):
         errors.add(sec.key("password"), "one of password, password_env or password_file is required with username")
     dc_path = None
     if docker_config:
@@ -206,7 +210,7 @@ def _parse_auth(reg: Section, errors: Errors, base_dir: Path) -> AuthConfig | No
         dc_path = Path(os.path.expanduser(docker_config))
         if not dc_path.is_absolute():
             dc_path = base_dir / dc_path
-        if not dc_path.is_file():
+        if errors.check_secrets and not dc_path.is_file():
             errors.add(sec.key("docker_config"), f"file not found: {dc_path}")
     if not (username or docker_config):
         errors.add(sec.path, "must give username with a password, or docker_config")
@@ -225,7 +229,7 @@ def _parse_tls(reg: Section, errors: Errors, base_dir: Path) -> TLSConfig:
         if value:
             p = Path(value).expanduser()
             p = p if p.is_absolute() else base_dir / p
-            if not p.is_file():
+            if errors.check_secrets and not p.is_file():
                 errors.add(sec.key(key), f"file not found: {p}")
             paths[key] = p
     if ("cert_file" in paths) != ("key_file" in paths):

@@ -29,6 +29,9 @@ class ConfigError(Exception):
 class Errors:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # False for commands that never contact a registry (generate): a password_env that is not set in
+    # the generating environment is then no problem.
+    check_secrets: bool = True
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}" if path else message)
@@ -201,7 +204,8 @@ class Section:
             return Secret(value)
         if key.endswith("_env"):
             if value not in os.environ:
-                self.errors.add(self.key(key), f"environment variable {value} is not set")
+                if self.errors.check_secrets:
+                    self.errors.add(self.key(key), f"environment variable {value} is not set")
                 return None
             return Secret(os.environ[value])
         path = Path(os.path.expanduser(value))
@@ -210,5 +214,6 @@ class Section:
         try:
             return Secret(path.read_text().rstrip("\r\n"))
         except OSError as exc:
-            self.errors.add(self.key(key), f"cannot read {path}: {exc.strerror}")
+            if self.errors.check_secrets:
+                self.errors.add(self.key(key), f"cannot read {path}: {exc.strerror}")
             return None
