@@ -1,0 +1,290 @@
+"""Log-derived metrics: request counts, latency, bytes, repositories, events, tailer health.
+
+Parsers call a ``Sink`` (one per registry and source) and never touch prometheus_client. Counts live in
+plain dicts (cheap to update from a busy tailer) and are exposed by a custom collector that serves the
+last *published* snapshot: the service publishes only after the checkpoint holding the same totals is on
+disk, so a kill -9 can never make a counter go backwards or count a line twice.
+
+Repository names come from the outside world, so they pass through ``RepositoryLimiter``: at most
+``top_k`` repositories per registry get their own series, chosen by a Misra-Gries frequency sketch of
+fixed size; everything else is counted under ``__other__``. Memory is flat whatever the input.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from bisect import bisect_left
+from typing import Any, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from regslo.sli.buckets import REQUEST_DURATION_BUCKETS
+
+OTHER = "__other__"
+OUTCOMES = ("parsed", "ignored", "malformed")
+PARSED, IGNORED, MALFORMED = OUTCOMES
+
+
+class RepositoryLimiter:
+    """Bounded repository labels: sticky top-K chosen from a Misra-Gries sketch of ``capacity`` entries.
+
+    A repository is admitted while fewer than ``k`` are; afterwards every ``rebalance_every`` updates the
+    weakest admitted repository is replaced by a challenger whose sketch count is more than twice its own
+    (hysteresis keeps series stable). An evicted repository's series disappears and its later requests
+    count under ``__other__``, so every exposed series stays monotonic.
+    """
+
+    def __init__(self, k: int, capacity: int | None = None, rebalance_every: int = 10_000):
+        self.k = k
+        self.capacity = capacity or max(4 * k, 64)
+        self.rebalance_every = rebalance_every
+        self.sketch: dict[str, int] = {}
+        self.admitted: set[str] = set()
+        self._updates = 0
+        self.evicted: list[str] = []  # drained by the owner to drop the evicted series
+
+    def label(self, repo: str) -> str:
+        sketch = self.sketch
+        if repo in sketch:
+            sketch[repo] += 1
+        elif len(sketch) < self.capacity:
+            sketch[repo] = 1
+        else:  # Misra-Gries: decrement everything; amortised O(1) since each decrement undoes an increment
+            for key in list(sketch):
+                value = sketch[key] - 1
+                if value:
+                    sketch[key] = value
+                else:
+                    del sketch[key]
+        self._updates += 1
+        if self._updates >= self.rebalance_every:
+            self._updates = 0
+            self.rebalance()
+        if repo in self.admitted:
+            return repo
+        if len(self.admitted) < self.k:
+            self.admitted.add(repo)
+            return repo
+        return OTHER
+
+    def rebalance(self) -> None:
+        if len(self.admitted) < self.k:
+            return
+        sketch = self.sketch
+        challengers = sorted((c for r, c in sketch.items() if r not in self.admitted), reverse=True)
+        if not challengers:
+            return
+        by_weakness = sorted(self.admitted, key=lambda r: sketch.get(r, 0))
+        ranked = sorted(((c, r) for r, c in sketch.items() if r not in self.admitted), reverse=True)
+        for (count, repo), weak in zip(ranked, by_weakness):
+            if count <= 2 * sketch.get(weak, 0) or count < 2:
+                break
+            self.admitted.discard(weak)
+            self.admitted.add(repo)
+            self.evicted.append(weak)
+
+    def dump(self) -> dict[str, Any]:
+        return {"sketch": self.sketch, "admitted": sorted(self.admitted)}
+
+    def load(self, data: dict[str, Any]) -> None:
+        self.sketch = {str(k): int(v) for k, v in dict(data.get("sketch", {})).items()}
+        self.admitted = {str(r) for r in data.get("admitted", [])[: self.k]}
+
+
+class LogMetrics(Collector):
+    """Counts from every log source and the notifications webhook; a collector over published snapshots."""
+
+    KINDS = ("requests", "bytes", "repos", "events", "media", "overwrites", "lines", "last_line", "dur_sum")
+
+    def __init__(self, registry: CollectorRegistry | None = None, top_k: int = 100,
+                 buckets: tuple[float, ...] = REQUEST_DURATION_BUCKETS):
+        self.lock = threading.RLock()
+        self.top_k = top_k
+        self.buckets = tuple(buckets)
+        self.state: dict[str, dict] = {kind: {} for kind in self.KINDS}
+        self.state["dur"] = {}  # (registry, operation) -> per-bucket (non-cumulative) counts, +Inf last
+        self.limiters: dict[str, RepositoryLimiter] = {}
+        self._published: dict[str, dict] = self._copy()
+        if registry is not None:
+            registry.register(self)
+
+    # -- set-up -----------------------------------------------------------------------------------------
+    def sink(self, registry: str, source: str) -> "Sink":
+        return Sink(self, registry, source)
+
+    def declare_source(self, source: str) -> None:
+        lines = self.state["lines"]
+        for outcome in OUTCOMES:
+            lines.setdefault((source, outcome), 0)
+
+    def declare_registry(self, registry: str) -> None:
+        self.state["overwrites"].setdefault((registry,), 0)
+
+    def limiter(self, registry: str) -> RepositoryLimiter:
+        lim = self.limiters.get(registry)
+        if lim is None:
+            lim = self.limiters[registry] = RepositoryLimiter(self.top_k)
+        return lim
+
+    # -- snapshots and persistence ----------------------------------------------------------------------
+    def _copy(self) -> dict[str, dict]:
+        out = {kind: dict(values) for kind, values in self.state.items()}
+        out["dur"] = {k: list(v) for k, v in self.state["dur"].items()}
+        return out
+
+    def publish(self) -> None:
+        """Make the current totals visible to scrapes (call after they are safely checkpointed)."""
+        with self.lock:
+            self._drop_evicted()
+            self._published = self._copy()
+
+    def _drop_evicted(self) -> None:
+        repos = self.state["repos"]
+        for registry, lim in self.limiters.items():
+            if lim.evicted:
+                gone = set(lim.evicted)
+                lim.evicted.clear()
+                for key in [k for k in repos if k[0] == registry and k[1] in gone]:
+                    del repos[key]
+
+    def dump(self) -> dict[str, Any]:
+        """JSON-able state: every series, the limiters, and the bucket layout (checked on load)."""
+        with self.lock:
+            self._drop_evicted()
+            data: dict[str, Any] = {kind: [[*k, v] for k, v in values.items()] for kind, values in self.state.items()}
+            data["buckets"] = list(self.buckets)
+            data["limiters"] = {reg: lim.dump() for reg, lim in self.limiters.items()}
+            return data
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Restore totals from ``dump()``; raises ``ValueError`` on a layout mismatch (caller decides)."""
+        if list(data.get("buckets", [])) != list(self.buckets):
+            raise ValueError("checkpoint was written with other histogram buckets")
+        state: dict[str, dict] = {}
+        for kind in (*self.KINDS, "dur"):
+            rows = data.get(kind, [])
+            state[kind] = {tuple(str(x) for x in row[:-1]): (list(row[-1]) if kind == "dur" else row[-1])
+                           for row in rows}
+        with self.lock:
+            for kind, values in state.items():
+                self.state[kind].update(values)
+            for reg, lim_data in dict(data.get("limiters", {})).items():
+                self.limiter(reg).load(lim_data)
+
+    # -- exposition -------------------------------------------------------------------------------------
+    def describe(self) -> Iterator:
+        return iter(())
+
+    def collect(self) -> Iterator:
+        snap = self._published
+        yield _counter("regslo_registry_requests", "Requests the registry served, from its logs.",
+                       ("registry", "operation", "code"), snap["requests"])
+        yield _counter("regslo_registry_response_bytes", "Response bytes the registry wrote, from its logs.",
+                       ("registry", "operation"), snap["bytes"])
+        yield _counter("regslo_registry_repository_requests",
+                       f"Requests per repository (top repositories; the rest under {OTHER}).",
+                       ("registry", "repository", "operation"), snap["repos"])
+        yield _counter("regslo_registry_events", "Registry notification events (or audit entries) by action.",
+                       ("registry", "action"), snap["events"])
+        yield _counter("regslo_registry_events_by_media_type", "Notification events by action and media type.",
+                       ("registry", "action", "media_type"), snap["media"])
+        yield _counter("regslo_registry_tag_overwrites", "Manifest pushes that moved an existing tag.",
+                       ("registry",), snap["overwrites"])
+        yield _counter("regslo_log_lines", "Log lines read, by outcome (parsed, ignored, malformed).",
+                       ("source", "outcome"), snap["lines"])
+        last = GaugeMetricFamily("regslo_log_last_line_timestamp_seconds",
+                                 "Wall-clock time the last line of a source was read.", labels=["source"])
+        for key, value in sorted(snap["last_line"].items()):
+            last.add_metric(list(key), value)
+        yield last
+        hist = HistogramMetricFamily("regslo_registry_request_duration_seconds",
+                                     "Request duration from logs that carry one.", labels=["registry", "operation"])
+        bounds = [_fmt(b) for b in self.buckets] + ["+Inf"]
+        for key, counts in sorted(snap["dur"].items()):
+            cumulative, running = [], 0
+            for bound, count in zip(bounds, counts):
+                running += count
+                cumulative.append((bound, running))
+            hist.add_metric(list(key), cumulative, snap["dur_sum"].get(key, 0.0))
+        yield hist
+
+
+def _fmt(bound: float) -> str:
+    return repr(float(bound))
+
+
+def _counter(name: str, doc: str, labels: tuple[str, ...], values: dict) -> CounterMetricFamily:
+    fam = CounterMetricFamily(name, doc, labels=list(labels))
+    for key, value in sorted(values.items()):
+        fam.add_metric(list(key), value)
+    return fam
+
+
+class Sink:
+    """What a parser calls for one (registry, source). Callers hold ``metrics.lock`` around batches."""
+
+    __slots__ = ("metrics", "registry", "source", "_requests", "_bytes", "_repos", "_dur", "_dur_sum",
+                 "_limiter", "_buckets", "_nbuckets", "tags")
+
+    def __init__(self, metrics: LogMetrics, registry: str, source: str):
+        self.metrics = metrics
+        self.registry = registry
+        self.source = source
+        st = metrics.state
+        self._requests, self._bytes, self._repos = st["requests"], st["bytes"], st["repos"]
+        self._dur, self._dur_sum = st["dur"], st["dur_sum"]
+        self._limiter = metrics.limiter(registry)
+        self._buckets = metrics.buckets
+        self._nbuckets = len(metrics.buckets) + 1
+        self.tags = None  # a TagMemory, set by the owner when notifications are enabled
+        metrics.declare_source(source)
+        metrics.declare_registry(registry)
+
+    def request(self, operation: str, code: str, nbytes: int | None, repository: str | None,
+                duration: float | None = None) -> None:
+        reg = self.registry
+        key = (reg, operation, code)
+        req = self._requests
+        req[key] = req.get(key, 0) + 1
+        if nbytes:
+            bkey = (reg, operation)
+            self._bytes[bkey] = self._bytes.get(bkey, 0) + nbytes
+        if repository:
+            rkey = (reg, self._limiter.label(repository), operation)
+            self._repos[rkey] = self._repos.get(rkey, 0) + 1
+        if duration is not None:
+            self.duration(operation, duration)
+
+    def duration(self, operation: str, seconds: float) -> None:
+        key = (self.registry, operation)
+        counts = self._dur.get(key)
+        if counts is None:
+            counts = self._dur[key] = [0] * self._nbuckets
+        counts[bisect_left(self._buckets, seconds)] += 1
+        self._dur_sum[key] = self._dur_sum.get(key, 0.0) + seconds
+
+    def event(self, action: str, media_type: str | None = None, repository: str | None = None) -> None:
+        st = self.metrics.state
+        key = (self.registry, action)
+        st["events"][key] = st["events"].get(key, 0) + 1
+        if media_type is not None:
+            mkey = (self.registry, action, media_type)
+            st["media"][mkey] = st["media"].get(mkey, 0) + 1
+        if repository:
+            rkey = (self.registry, self._limiter.label(repository), action)
+            self._repos[rkey] = self._repos.get(rkey, 0) + 1
+
+    def tag_overwrite(self) -> None:
+        over = self.metrics.state["overwrites"]
+        over[(self.registry,)] = over.get((self.registry,), 0) + 1
+
+    def lines(self, parsed: int, ignored: int, malformed: int, when: float | None = None) -> None:
+        lines = self.metrics.state["lines"]
+        src = self.source
+        for outcome, n in ((PARSED, parsed), (IGNORED, ignored), (MALFORMED, malformed)):
+            if n:
+                lines[(src, outcome)] += n
+        if parsed or ignored or malformed:
+            self.metrics.state["last_line"][(src,)] = time.time() if when is None else when

@@ -1,0 +1,94 @@
+"""Request classification shared by every log format: operation from method + path, and Go durations.
+
+Operations follow ../shared/reference/registry.md: ping, list, pull, push, delete, other. The repository
+name is what lies between ``/v2/`` and the last ``/manifests/``, ``/blobs/``, ``/tags/`` or ``/referrers/``
+segment (names may contain slashes).
+"""
+
+from __future__ import annotations
+
+import re
+
+OPERATIONS = ("ping", "list", "pull", "push", "delete", "other")
+_READ = frozenset(("GET", "HEAD"))
+_SEGMENTS = ("/manifests/", "/blobs/", "/tags/", "/referrers/")
+
+
+def classify(method: str, uri: str) -> tuple[str, str | None]:
+    """Return ``(operation, repository or None)`` for one request line's method and URI."""
+    path = uri
+    cut = path.find("?")
+    if cut >= 0:
+        path = path[:cut]
+    if not path.startswith("/v2/"):
+        return "other", None
+    rest = path[4:]
+    if not rest:
+        return ("ping" if method in _READ else "other"), None
+    if rest == "_catalog":
+        return ("list" if method in _READ else "other"), None
+    best = -1
+    seg = ""
+    for s in _SEGMENTS:
+        i = rest.rfind(s)
+        if i > best:
+            best, seg = i, s
+    if best <= 0:
+        return "other", None
+    repo = rest[:best]
+    tail = rest[best + len(seg):]
+    if seg == "/blobs/":
+        if tail == "uploads" or tail.startswith("uploads/"):
+            return "push", repo
+        if method in _READ:
+            return "pull", repo
+        return ("delete" if method == "DELETE" else "other"), repo
+    if seg == "/manifests/":
+        if not tail:
+            return "other", repo
+        if method in _READ:
+            return "pull", repo
+        if method == "PUT":
+            return "push", repo
+        return ("delete" if method == "DELETE" else "other"), repo
+    if seg == "/tags/":
+        return ("list" if tail == "list" and method in _READ else "other"), repo
+    return ("list" if tail and method in _READ else "other"), repo  # referrers
+
+
+# Go's time.ParseDuration grammar: [-+]?(\d*\.?\d*(ns|us|µs|μs|ms|s|m|h))+ or "0".
+_GO_UNITS_NS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000,
+                "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+_GO_PART = re.compile("(\\d*)(?:\\.(\\d*))?(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds for a Go duration string (``879.067µs``, ``14ms``, ``1m2.5s``); ``ValueError`` if invalid.
+
+    Computed in integer nanoseconds like Go, so the result is the exact value Go would print.
+    """
+    s = text
+    sign = 1
+    if s[:1] in ("-", "+"):
+        sign = -1 if s[0] == "-" else 1
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    if not s:
+        raise ValueError(f"invalid duration {text!r}")
+    pos = 0
+    total = 0
+    n = len(s)
+    while pos < n:
+        m = _GO_PART.match(s, pos)
+        if not m:
+            raise ValueError(f"invalid duration {text!r}")
+        whole, frac, unit = m.group(1), m.group(2), m.group(3)
+        if not whole and not frac:
+            raise ValueError(f"invalid duration {text!r}")
+        scale = _GO_UNITS_NS[unit]
+        total += int(whole or "0") * scale
+        if frac:
+            total += int(frac) * scale // (10 ** len(frac))
+        pos = m.end()
+    return sign * total / 1e9

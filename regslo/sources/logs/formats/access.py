@@ -1,0 +1,114 @@
+"""Access logs: the registry's combined log (stdout) and nginx (combined + request/upstream times, or any
+``log_format`` string). One line is one request."""
+
+from __future__ import annotations
+
+import re
+
+from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
+from regslo.sources.logs.classify import classify
+
+_Q = r'(?:[^"\\]|\\.)*'  # inside double quotes, with backslash escapes
+_COMBINED = (r'^\S+ \S+ (?:\S+|"' + _Q + r'") \[[^\]]*\] "(?P<request>' + _Q + r')" (?P<status>\d{3}) '
+             r'(?P<body_bytes_sent>\d+|-)(?: "' + _Q + r'" "' + _Q + r'")?')
+COMBINED_FORMAT = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+                   '"$http_referer" "$http_user_agent"')
+NGINX_FORMAT = COMBINED_FORMAT + " $request_time $upstream_response_time"
+_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+_CAPTURED = {"request", "request_method", "request_uri", "status", "body_bytes_sent", "bytes_sent",
+             "request_time"}
+
+
+def compile_log_format(log_format: str) -> re.Pattern:
+    """Turn an nginx ``log_format`` string into a regex with named groups for the fields regslo uses.
+
+    ``ValueError`` if the format lacks ``$status`` or a request (``$request`` or ``$request_method`` with
+    ``$request_uri``).
+    """
+    out = ["^"]
+    pos = 0
+    named: set[str] = set()
+    for m in _VAR.finditer(log_format):
+        literal = log_format[pos:m.start()]
+        out.append(re.escape(literal))
+        name = m.group(1) or m.group(2)
+        before = literal[-1:] if literal else (log_format[m.start() - 1] if m.start() else "")
+        if before == '"':
+            body = _Q
+        elif before == "[":
+            body = r"[^\]]*"
+        else:
+            body = r"\S*"
+        if name in _CAPTURED and name not in named:
+            named.add(name)
+            out.append(f"(?P<{name}>{body})")
+        else:
+            out.append(f"(?:{body})")
+        pos = m.end()
+    out.append(re.escape(log_format[pos:]))
+    out.append(r"\s*$")
+    if "status" not in named:
+        raise ValueError("log_format must contain $status")
+    if "request" not in named and not {"request_method", "request_uri"} <= named:
+        raise ValueError("log_format must contain $request (or $request_method and $request_uri)")
+    return re.compile("".join(out))
+
+
+class AccessParser:
+    """Parses one access line into a request; lines that do not match are malformed."""
+
+    def __init__(self, pattern: re.Pattern, has_time: bool):
+        self._match = pattern.match
+        self._has_time = has_time
+
+    @classmethod
+    def combined(cls) -> "AccessParser":
+        return cls(re.compile(_COMBINED), False)
+
+    @classmethod
+    def nginx(cls, log_format: str | None = None) -> "AccessParser":
+        pattern = compile_log_format(log_format or NGINX_FORMAT)
+        return cls(pattern, "request_time" in pattern.groupindex)
+
+    def feed(self, line: str, sink: Sink) -> str:
+        m = self._match(line)
+        if m is None:
+            return MALFORMED if line.strip() else IGNORED
+        groups = m.groupdict()
+        status = groups["status"]
+        if len(status) != 3 or not status.isdigit():
+            return MALFORMED
+        request = groups.get("request")
+        if request is not None:
+            parts = request.split(" ")
+            method, uri = (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
+        else:
+            method, uri = groups.get("request_method") or "", groups.get("request_uri") or ""
+        operation, repo = classify(method, uri)
+        size = groups.get("body_bytes_sent") or groups.get("bytes_sent") or "-"
+        nbytes = int(size) if size.isdigit() else 0
+        duration = None
+        if self._has_time:
+            text = groups.get("request_time") or "-"
+            try:
+                duration = float(text)
+            except ValueError:
+                duration = None
+            if duration is not None and not 0 <= duration < 1e9:
+                duration = None
+        sink.request(operation, status, nbytes, repo, duration)
+        return PARSED
+
+
+def parse_access_line(line: str) -> tuple[str, str, str, int] | None:
+    """``(method, uri, status, bytes)`` of a registry combined access line, or None (used by the mixed parser)."""
+    m = _COMBINED_RE.match(line)
+    if m is None:
+        return None
+    parts = m.group("request").split(" ")
+    method, uri = (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
+    size = m.group("body_bytes_sent")
+    return method, uri, m.group("status"), int(size) if size.isdigit() else 0
+
+
+_COMBINED_RE = re.compile(_COMBINED)

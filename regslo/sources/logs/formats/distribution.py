@@ -1,0 +1,127 @@
+"""distribution (registry:2) application logs: logrus ``json`` and ``text`` (logfmt), and the mixed stream.
+
+Only ``response completed`` / ``response completed with error`` lines are requests; everything else the
+registry logs is ignored. In a mixed stream (``docker logs``: access lines interleaved with application
+lines) requests are counted from the access lines, which exist for every request (401s, 405s and
+unrouted 404s have no completion line), and the completion lines contribute only their duration: each
+request is counted exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
+from regslo.sources.logs.classify import classify, parse_go_duration
+from regslo.sources.logs.formats.access import parse_access_line
+
+_COMPLETED = "response completed"
+
+
+def _fields_ok(method, uri, status, written, duration) -> bool:
+    return (isinstance(method, str) and isinstance(uri, str) and isinstance(status, int)
+            and not isinstance(status, bool) and 100 <= status <= 999
+            and (written is None or (isinstance(written, int) and not isinstance(written, bool) and written >= 0))
+            and (duration is None or isinstance(duration, str)))
+
+
+class JsonParser:
+    """logrus json lines."""
+
+    def feed(self, line: str, sink: Sink, duration_only: bool = False) -> str:
+        if '"response completed' not in line:
+            s = line.strip()
+            return IGNORED if s.startswith("{") and s.endswith("}") else MALFORMED if s else IGNORED
+        try:
+            d = json.loads(line)
+        except ValueError:
+            return MALFORMED
+        if not isinstance(d, dict):
+            return MALFORMED
+        msg = d.get("msg")
+        if not isinstance(msg, str) or not msg.startswith(_COMPLETED):
+            return IGNORED
+        return _record(sink, d.get("http.request.method"), d.get("http.request.uri"), d.get("http.response.status"),
+                       d.get("http.response.written"), d.get("http.response.duration"), duration_only)
+
+
+def _record(sink: Sink, method, uri, status, written, duration, duration_only: bool) -> str:
+    if not _fields_ok(method, uri, status, written, duration):
+        return MALFORMED
+    seconds = None
+    if duration is not None:
+        try:
+            seconds = parse_go_duration(duration)
+        except ValueError:
+            return MALFORMED
+        if seconds < 0:
+            return MALFORMED
+    operation, repo = classify(method, uri)
+    if duration_only:
+        if seconds is not None:
+            sink.duration(operation, seconds)
+        return PARSED
+    sink.request(operation, str(status), written, repo, seconds)
+    return PARSED
+
+
+_LOGFMT = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+_LOGFMT_START = re.compile(r'^(?:time|level|msg)=')
+
+
+def parse_logfmt(line: str) -> dict[str, str]:
+    """``key=value`` pairs; quoted values are unescaped (Go ``%q`` quoting)."""
+    out = {}
+    for key, value in _LOGFMT.findall(line):
+        if value.startswith('"'):
+            inner = value[1:-1]
+            if "\\" in inner:
+                try:
+                    inner = json.loads(value)
+                except ValueError:
+                    inner = inner.replace('\\"', '"').replace("\\\\", "\\")
+            value = inner
+        out[key] = value
+    return out
+
+
+class TextParser:
+    """logrus text lines (logfmt, quoting only where needed)."""
+
+    def feed(self, line: str, sink: Sink, duration_only: bool = False) -> str:
+        if not _LOGFMT_START.match(line):
+            return MALFORMED if line.strip() else IGNORED
+        if 'msg="response completed' not in line:
+            return IGNORED
+        d = parse_logfmt(line)
+        if not d.get("msg", "").startswith(_COMPLETED):
+            return IGNORED
+        status = d.get("http.response.status", "")
+        written = d.get("http.response.written")
+        if not status.isdigit() or (written is not None and not written.isdigit()):
+            return MALFORMED
+        return _record(sink, d.get("http.request.method"), d.get("http.request.uri"), int(status),
+                       int(written) if written is not None else None, d.get("http.response.duration"), duration_only)
+
+
+class MixedParser:
+    """``docker logs`` of a registry: access lines count requests; json/text lines add durations."""
+
+    def __init__(self) -> None:
+        self._json = JsonParser()
+        self._text = TextParser()
+
+    def feed(self, line: str, sink: Sink) -> str:
+        first = line[:1]
+        if first == "{":
+            return self._json.feed(line, sink, duration_only=True)
+        if first in ("t", "l", "m") and _LOGFMT_START.match(line):
+            return self._text.feed(line, sink, duration_only=True)
+        parsed = parse_access_line(line)
+        if parsed is None:
+            return MALFORMED if line.strip() else IGNORED
+        method, uri, status, nbytes = parsed
+        operation, repo = classify(method, uri)
+        sink.request(operation, status, nbytes, repo)
+        return PARSED

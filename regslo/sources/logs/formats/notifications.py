@@ -1,0 +1,137 @@
+"""Registry notification envelopes (``{"events": [...]}``), from the webhook or a file of envelopes.
+
+Events are deduplicated by ``id`` (the registry retries until it gets a 2xx), counted by action and
+media type, and manifest pushes to a tag are compared with the digest the tag pointed to before (a tag
+overwrite). Both memories are bounded LRU maps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any
+
+from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
+
+ACTIONS = ("push", "pull", "mount", "delete")
+MEDIA_TYPES = frozenset((
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    "application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json",
+    "application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip", "application/octet-stream",
+))
+MANIFEST_TYPES = frozenset(t for t in MEDIA_TYPES if "manifest" in t or "index" in t)
+
+
+class BoundedLRU:
+    """A mapping that forgets its least recently used keys beyond ``capacity``."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.data: OrderedDict = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        value = self.data.get(key)
+        if value is not None:
+            self.data.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self.data[key] = value
+        self.data.move_to_end(key)
+        while len(self.data) > self.capacity:
+            self.data.popitem(last=False)
+
+    def seen(self, key: Any) -> bool:
+        """True if ``key`` was seen before; remembers it either way."""
+        if key in self.data:
+            self.data.move_to_end(key)
+            return True
+        self.put(key, True)
+        return False
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class TagMemory:
+    """Which digest each (registry, repository, tag) points to, for tag-overwrite detection."""
+
+    def __init__(self, capacity: int = 10_000):
+        self.lru = BoundedLRU(capacity)
+
+    def push(self, registry: str, repository: str, tag: str, digest: str) -> bool:
+        """Record a manifest push; True if the tag pointed to another digest before."""
+        key = (registry, repository, tag)
+        previous = self.lru.get(key)
+        self.lru.put(key, digest)
+        return previous is not None and previous != digest
+
+    def delete(self, registry: str, repository: str, digest: str) -> None:
+        for key in [k for k, d in self.lru.data.items() if d == digest and k[0] == registry and k[1] == repository]:
+            del self.lru.data[key]
+
+
+def envelope_events(doc: Any) -> list | None:
+    """The events of an envelope, or of a captured request whose ``body`` is an envelope; None if neither."""
+    if isinstance(doc, dict) and "events" not in doc and isinstance(doc.get("body"), str):
+        try:
+            doc = json.loads(doc["body"])
+        except ValueError:
+            return None
+    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
+        return doc["events"]
+    return None
+
+
+class NotificationParser:
+    def __init__(self, tags: TagMemory | None = None, seen: BoundedLRU | None = None):
+        self.tags = tags if tags is not None else TagMemory()
+        self.seen = seen if seen is not None else BoundedLRU(100_000)
+
+    def feed(self, line: str, sink: Sink) -> str:
+        if not line.strip():
+            return IGNORED
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            return MALFORMED
+        return self.feed_document(doc, sink)
+
+    def feed_document(self, doc: Any, sink: Sink) -> str:
+        events = envelope_events(doc)
+        if events is None:
+            return MALFORMED
+        bad = 0
+        for event in events:
+            if not self.event(event, sink):
+                bad += 1
+        return MALFORMED if bad and bad == len(events) else PARSED
+
+    def event(self, event: Any, sink: Sink) -> bool:
+        if not isinstance(event, dict):
+            return False
+        event_id = event.get("id")
+        action = event.get("action")
+        target = event.get("target")
+        if not isinstance(event_id, str) or not isinstance(action, str) or not isinstance(target, dict):
+            return False
+        if self.seen.seen((sink.registry, event_id)):
+            return True
+        media = target.get("mediaType")
+        media = media if isinstance(media, str) and media in MEDIA_TYPES else "other"
+        repo = target.get("repository")
+        repo = repo if isinstance(repo, str) and repo else None
+        sink.event(action if action in ACTIONS else "other", media, repo)
+        digest, tag = target.get("digest"), target.get("tag")
+        if repo and isinstance(digest, str):
+            if action == "push" and isinstance(tag, str) and tag and media in MANIFEST_TYPES | {"other"}:
+                if self.tags.push(sink.registry, repo, tag, digest):
+                    sink.tag_overwrite()
+            elif action == "delete":
+                self.tags.delete(sink.registry, repo, digest)
+        return True

@@ -1,0 +1,76 @@
+"""Bytes to parsers: split complete lines, bound their length, decode UTF-8, count outcomes.
+
+Shared by the follower (live files) and ``regslo logs replay`` so both count exactly alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
+from regslo.sources.logs.formats import Parser
+
+
+@dataclass
+class LineSplitter:
+    """Incremental splitter: ``feed(chunk)`` returns complete lines and how many bytes they covered.
+
+    A line longer than ``max_line_bytes`` is reported as ``None`` (malformed) once and skipped up to
+    its newline; ``skipping`` is part of a checkpoint so a restart mid-line does not count its tail.
+    """
+
+    max_line_bytes: int = 65536
+    skipping: bool = False
+
+    def feed(self, chunk: bytes, final: bool = False) -> tuple[list[bytes | None], int]:
+        """Return (lines, consumed); bytes after the last newline stay unconsumed unless ``final``."""
+        out: list[bytes | None] = []
+        limit = self.max_line_bytes
+        last_nl = chunk.rfind(b"\n")
+        end = len(chunk) if final else last_nl + 1
+        pos = 0
+        if self.skipping:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                return out, len(chunk)  # still inside the overlong line
+            self.skipping = False
+            pos = nl + 1
+        if end > pos:
+            lines = chunk[pos:end].split(b"\n")
+            if lines and not lines[-1]:
+                lines.pop()
+            for line in lines:
+                out.append(line if len(line) <= limit else None)
+        consumed = max(end, pos)
+        rest = len(chunk) - consumed
+        if not final and rest > limit:  # an overlong partial line: count it now, skip to its newline
+            out.append(None)
+            self.skipping = True
+            consumed = len(chunk)
+        return out, consumed
+
+
+def feed_lines(lines: list[bytes | None], parser: Parser, sink: Sink) -> tuple[int, int, int]:
+    """Parse ``lines`` into ``sink`` and record the outcome counts; returns (parsed, ignored, malformed)."""
+    parsed = ignored = malformed = 0
+    feed = parser.feed
+    for raw in lines:
+        if raw is None:
+            malformed += 1
+            continue
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            malformed += 1
+            continue
+        outcome = feed(line, sink)
+        if outcome == PARSED:
+            parsed += 1
+        elif outcome == IGNORED:
+            ignored += 1
+        else:
+            malformed += 1
+    sink.lines(parsed, ignored, malformed)
+    return parsed, ignored, malformed
