@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from regslo.config import Config, ConfigError, load_config
@@ -23,3 +24,11 @@ def load_or_exit(path: str, check_secrets: bool = True) -> Config:
     for line in config.warnings:
         print(f"warning: {line}", file=sys.stderr)
     return config
+
+
+def setup_logging(level: str = "info") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # apscheduler reports every run at INFO; keep its warnings (skipped overlapping runs) only
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)

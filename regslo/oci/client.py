@@ -1,0 +1,242 @@
+"""A small OCI distribution client on httpx: what a probe needs, each call bounded by a deadline.
+
+One ``RegistryClient`` per registry, safe to share between threads (httpx.Client is). Every method takes an
+optional ``deadline`` (a ``time.monotonic()`` value): each request's timeout is cut to the time left, so a
+probe that hangs on a frozen registry ends at its own timeout, not at a sum of per-request timeouts.
+Failures raise ``OCIError`` with a bounded ``reason``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable
+from urllib.parse import urljoin
+
+import httpx
+
+from regslo import __version__
+from regslo.config import Registry
+from regslo.oci.errors import DigestMismatch, OCIError, error_from_response
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST))
+READ_CHUNK = 1024 * 1024
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    body: bytes
+    media_type: str
+    digest: str
+
+
+class RegistryClient:
+    """OCI distribution API client for one registry."""
+
+    def __init__(self, registry: Registry, timeout: float = 20.0, *, chunk_threshold: int = 8 * 1024 * 1024,
+                 chunk_size: int = 4 * 1024 * 1024, user_agent: str | None = None,
+                 transport: httpx.BaseTransport | None = None):
+        from regslo.oci.auth import build_auth
+        from regslo.oci.tls import build_verify
+
+        self.registry = registry
+        self.timeout = timeout
+        self.chunk_threshold = chunk_threshold
+        self.chunk_size = chunk_size
+        self.auth = build_auth(registry)
+        self._client = httpx.Client(
+            base_url=registry.url,
+            auth=self.auth,
+            verify=build_verify(registry.tls),
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=True,
+            headers={"User-Agent": user_agent or f"regslo/{__version__}"},
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+            transport=transport,
+        )
+
+    @property
+    def auth_seconds(self) -> float:
+        """Seconds the calling thread spent obtaining credentials (token requests, credential helpers),
+        so concurrent probes sharing this client each see only their own auth time."""
+        return float(getattr(self.auth, "thread_auth_seconds", 0.0) or 0.0)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "RegistryClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _timeout(self, deadline: float | None) -> httpx.Timeout:
+        if deadline is None:
+            return httpx.Timeout(self.timeout)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise OCIError("timeout", "probe deadline passed")
+        return httpx.Timeout(min(self.timeout, left))
+
+    def _request(self, method: str, url: str, *, scope: str, deadline: float | None, what: str,
+                 ok: Iterable[int], **kwargs: Any) -> httpx.Response:
+        extensions = {"regslo_scope": scope}
+        try:
+            response = self._client.request(method, url, timeout=self._timeout(deadline), extensions=extensions,
+                                            **kwargs)
+        except httpx.HTTPError as exc:
+            raise _wrap(exc, what) from exc
+        if response.status_code not in ok:
+            raise error_from_response(response, what)
+        return response
+
+    @staticmethod
+    def _scope(repo: str, actions: str = "pull,push") -> str:
+        return f"repository:{repo}:{actions}"
+
+    # -- API --------------------------------------------------------------------------------------
+    def ping(self, deadline: float | None = None) -> None:
+        """``GET /v2/``: 200 (after authentication if the registry asks for it)."""
+        self._request("GET", "/v2/", scope="", deadline=deadline, what="ping", ok=(200,))
+
+    def push_blob(self, repo: str, data: bytes, deadline: float | None = None, digest: str | None = None) -> str:
+        """Upload a blob; monolithic (POST + PUT) up to ``chunk_threshold``, PATCH chunks above. Returns its digest."""
+        digest = digest or sha256_digest(data)
+        scope = self._scope(repo)
+        start = self._request("POST", f"/v2/{repo}/blobs/uploads/", scope=scope, deadline=deadline,
+                              what="blob upload start", ok=(202, 201))
+        if start.status_code == 201:  # registry accepted a mount or already has it
+            return digest
+        location = _location(start)
+        body: bytes | memoryview = data
+        if len(data) > self.chunk_threshold:
+            view = memoryview(data)
+            offset = 0
+            while offset < len(data):
+                chunk = view[offset:offset + self.chunk_size]
+                end = offset + len(chunk) - 1
+                resp = self._request("PATCH", location, scope=scope, deadline=deadline, what="blob upload chunk",
+                                     ok=(202,), content=bytes(chunk),
+                                     headers={"Content-Type": "application/octet-stream",
+                                              "Content-Range": f"{offset}-{end}"})
+                location = _location(resp)
+                offset = end + 1
+            body = b""
+        sep = "&" if "?" in location else "?"
+        self._request("PUT", f"{location}{sep}digest={digest}", scope=scope, deadline=deadline,
+                      what="blob upload commit", ok=(201, 204), content=bytes(body),
+                      headers={"Content-Type": "application/octet-stream"})
+        return digest
+
+    def put_manifest(self, repo: str, reference: str, body: bytes, media_type: str = OCI_MANIFEST,
+                     deadline: float | None = None) -> str:
+        digest = sha256_digest(body)
+        resp = self._request("PUT", f"/v2/{repo}/manifests/{reference}", scope=self._scope(repo),
+                             deadline=deadline, what="manifest put", ok=(201, 200, 202), content=body,
+                             headers={"Content-Type": media_type})
+        returned = resp.headers.get("Docker-Content-Digest")
+        if returned and returned != digest:
+            raise DigestMismatch(digest, returned)
+        return digest
+
+    def get_manifest(self, repo: str, reference: str, deadline: float | None = None) -> Manifest:
+        resp = self._request("GET", f"/v2/{repo}/manifests/{reference}", scope=self._scope(repo, "pull"),
+                             deadline=deadline, what="manifest get", ok=(200,), headers={"Accept": MANIFEST_ACCEPT})
+        body = resp.content
+        digest = sha256_digest(body)
+        expected = reference if reference.startswith("sha256:") else resp.headers.get("Docker-Content-Digest")
+        if expected and expected != digest:
+            raise DigestMismatch(expected, digest)
+        media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        return Manifest(body=body, media_type=media_type, digest=digest)
+
+    def head_manifest(self, repo: str, reference: str, deadline: float | None = None) -> str | None:
+        """Digest of the manifest, or None when the registry says 404."""
+        resp = self._request("HEAD", f"/v2/{repo}/manifests/{reference}", scope=self._scope(repo, "pull"),
+                             deadline=deadline, what="manifest head", ok=(200, 404),
+                             headers={"Accept": MANIFEST_ACCEPT})
+        if resp.status_code == 404:
+            return None
+        return resp.headers.get("Docker-Content-Digest") or reference
+
+    def get_blob(self, repo: str, digest: str, deadline: float | None = None) -> int:
+        """Stream a blob, verifying its sha256 as it arrives; return its size in bytes."""
+        if not digest.startswith("sha256:"):
+            raise OCIError("client_error", f"unsupported digest algorithm in {digest[:20]}")
+        hasher = hashlib.sha256()
+        size = 0
+        try:
+            with self._client.stream("GET", f"/v2/{repo}/blobs/{digest}", timeout=self._timeout(deadline),
+                                     extensions={"regslo_scope": self._scope(repo, "pull")}) as resp:
+                if resp.status_code != 200:
+                    resp.read()
+                    raise error_from_response(resp, "blob get")
+                for chunk in resp.iter_raw(READ_CHUNK):
+                    hasher.update(chunk)
+                    size += len(chunk)
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise OCIError("timeout", "probe deadline passed during blob download")
+        except httpx.HTTPError as exc:
+            raise _wrap(exc, "blob get") from exc
+        actual = "sha256:" + hasher.hexdigest()
+        if actual != digest:
+            raise DigestMismatch(digest, actual)
+        return size
+
+    def delete_manifest(self, repo: str, digest: str, deadline: float | None = None) -> bool:
+        """Delete by digest (distribution refuses deletes by tag). False when it was already gone."""
+        resp = self._request("DELETE", f"/v2/{repo}/manifests/{digest}", scope=self._scope(repo, "delete"),
+                             deadline=deadline, what="manifest delete", ok=(202, 200, 204, 404))
+        return resp.status_code != 404
+
+    def delete_blob(self, repo: str, digest: str, deadline: float | None = None) -> bool:
+        resp = self._request("DELETE", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, "delete"),
+                             deadline=deadline, what="blob delete", ok=(202, 200, 204, 404))
+        return resp.status_code != 404
+
+    def list_tags(self, repo: str, deadline: float | None = None, page_size: int = 1000) -> list[str]:
+        """All tags of ``repo`` (following ``Link`` pagination); empty when the repository does not exist."""
+        tags: list[str] = []
+        url: str | None = f"/v2/{repo}/tags/list?n={page_size}"
+        while url:
+            resp = self._request("GET", url, scope=self._scope(repo, "pull"), deadline=deadline,
+                                 what="tags list", ok=(200, 404))
+            if resp.status_code == 404:
+                return tags
+            tags.extend((resp.json() or {}).get("tags") or [])
+            url = _next_link(resp)
+        return tags
+
+
+def _location(resp: httpx.Response) -> str:
+    location = resp.headers.get("Location")
+    if not location:
+        raise OCIError("server_error", f"upload response {resp.status_code} without Location header")
+    return urljoin(str(resp.request.url), location)
+
+
+def _next_link(resp: httpx.Response) -> str | None:
+    link = resp.headers.get("Link")
+    if not link or 'rel="next"' not in link:
+        return None
+    target = link.split(";")[0].strip().strip("<>")
+    return urljoin(str(resp.request.url), target)
+
+
+def _wrap(exc: httpx.HTTPError, what: str) -> OCIError:
+    from regslo.oci.errors import classify, short_message
+
+    reason = classify(exc)
+    return OCIError(reason, f"{what}: {reason}: {short_message(exc, 160)}")

@@ -1,0 +1,97 @@
+"""Wires the stages of ``regslo run`` together: probes and log tailers -> metrics -> HTTP server.
+
+Only this module knows all stages; each stage knows nothing of the others. Optional stages (logs, SLO state,
+status page) are attached when configured and present.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import prometheus_client
+from prometheus_client import CollectorRegistry
+
+from regslo.config import Config
+from regslo.outputs.server import ExporterServer, Request, Response
+from regslo.sli.probe_metrics import ProbeMetrics
+from regslo.sli.recent import RecentResults
+from regslo.sources.probes.engine import ProbeEngine
+
+log = logging.getLogger("regslo")
+
+
+class Service:
+    def __init__(self, config: Config, listen_address: str | None = None, instance: str | None = None):
+        # _created series double the series count and carry no SLI value; leave them out
+        prometheus_client.disable_created_metrics()
+        self.config = config
+        self.registry = CollectorRegistry()
+        self.recent = RecentResults(config)
+        self.metrics = ProbeMetrics(config, self.registry)
+        self.engine = ProbeEngine(config, [self.metrics, self.recent], instance=instance)
+        self.logs: Any = None
+        self.slo_state: Any = None
+        self.server = ExporterServer(self.registry, listen_address or config.server.listen_address,
+                                     ready=self.engine.ready.is_set)
+        self._stopped = threading.Event()
+        self._attach_logs()
+        self._attach_slos()
+        self._attach_status()
+
+    def _attach_logs(self) -> None:
+        if not self.config.logs:
+            return
+        from regslo.sources.logs.service import LogService
+
+        self.logs = LogService(self.config.logs, self.registry)
+        names = {r.name for r in self.config.registries}
+
+        def notifications(req: Request) -> Response:
+            name = req.path.rstrip("/").rsplit("/", 1)[-1]
+            if name not in names:
+                return Response(404, b"unknown registry\n")
+            status, body = self.logs.handle_notification(req.body, req.headers, name)
+            return Response(status, body)
+
+        self.server.route("POST", "/notifications", notifications, prefix=True)
+
+    def _attach_slos(self) -> None:
+        if not self.config.slos:
+            return
+        try:
+            from regslo.slo.state import SLOState
+        except ImportError:
+            log.warning("in-process SLO state is not available in this build")
+            return
+        self.slo_state = SLOState(self.config.slos, self.registry, self.registry)
+
+    def _attach_status(self) -> None:
+        try:
+            from regslo.outputs import status
+        except ImportError:
+            return
+        status.register(self)
+
+    def start(self) -> None:
+        self.server.start()
+        if self.logs is not None:
+            self.logs.start()
+        if self.slo_state is not None:
+            self.slo_state.start()
+        log.info("serving metrics on http://%s:%d/metrics", *self.server.httpd.server_address[:2])
+        self.engine.start()
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        log.info("stopping: waiting for running probes, then deleting what they pushed")
+        self.engine.stop()
+        if self.logs is not None:
+            self.logs.stop()
+        if self.slo_state is not None:
+            self.slo_state.stop()
+        self.server.stop()
+        log.info("stopped")

@@ -1,0 +1,141 @@
+"""Schedules the probes with apscheduler and fans their results out to sinks.
+
+One job per (registry, probe) and per replication pair; a job never overlaps itself (max_instances=1);
+start-up is staggered over one interval plus jitter so N registries don't all push at the same second;
+on stop, running probes finish (each is bounded by its own timeout) and everything pushed is deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from typing import Iterable
+
+from apscheduler.executors.pool import ThreadPoolExecutor as APThreadPool
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from regslo.config import Config
+from regslo.sources.probes.image import default_instance
+from regslo.sources.probes.probes import RegistryProber, ReplicationProber
+from regslo.sources.probes.results import ProbeResult, ReplicationResult, Sink
+
+log = logging.getLogger("regslo.engine")
+ORDER = {"ping": 0, "push": 1, "pull": 2}
+
+
+class ProbeEngine:
+    def __init__(self, config: Config, sinks: Iterable[Sink] = (), instance: str | None = None):
+        self.config = config
+        self.sinks = list(sinks)
+        self.instance = instance or config.probes.instance or default_instance()
+        self.probers = {reg.name: RegistryProber(reg, config.probes, self.instance) for reg in config.registries}
+        self.replications = [ReplicationProber(pair, self.probers[pair.source], self.probers[pair.destination])
+                             for pair in config.replication]
+        self._scheduler: BackgroundScheduler | None = None
+        self._sink_lock = threading.Lock()
+        self.ready = threading.Event()
+
+    # -- results ----------------------------------------------------------------------------------
+    def _emit(self, result: ProbeResult | ReplicationResult | None) -> None:
+        if result is None:
+            return
+        with self._sink_lock:
+            for sink in self.sinks:
+                try:
+                    if isinstance(result, ProbeResult):
+                        sink.probe_result(result)
+                    else:
+                        sink.replication_result(result)
+                except Exception:  # noqa: BLE001 - one broken sink must not stop the probes
+                    log.exception("sink %s failed", type(sink).__name__)
+
+    def run_probe(self, registry: str, probe: str) -> ProbeResult | None:
+        result = self.probers[registry].run(probe)
+        self._emit(result)
+        return result
+
+    def run_replication(self, index: int) -> ReplicationResult:
+        result = self.replications[index].run()
+        self._emit(result)
+        return result
+
+    # -- one round (probe --once) -----------------------------------------------------------------
+    def run_once(self) -> tuple[list[ProbeResult], list[ReplicationResult]]:
+        """Every probe of every registry once (ping, push, pull in order per registry, registries in
+        parallel), then every replication pair; then clean up what was pushed."""
+        enabled = sorted(self.config.probes.enabled, key=ORDER.get)
+
+        def one_registry(name: str) -> list[ProbeResult]:
+            out = []
+            for probe in enabled:
+                res = self.run_probe(name, probe)
+                if res is not None:
+                    out.append(res)
+            return out
+
+        workers = max(1, min(8, len(self.probers) + len(self.replications)))
+        with ThreadPoolExecutor(workers) as pool:
+            results = [r for rs in pool.map(one_registry, list(self.probers)) for r in rs]
+            repl = list(pool.map(self.run_replication, range(len(self.replications))))
+        self.cleanup()
+        return results, repl
+
+    # -- scheduled service ------------------------------------------------------------------------
+    def sweep(self) -> int:
+        """Delete leftovers of earlier runs on every registry, in parallel, bounded by the probe timeout."""
+        if not self.config.probes.cleanup or not self.probers:
+            return 0
+        with ThreadPoolExecutor(min(8, len(self.probers))) as pool:
+            return sum(pool.map(lambda p: p.sweep(), self.probers.values()))
+
+    def start(self, sweep: bool = True) -> None:
+        if sweep:
+            self.sweep()
+        settings = self.config.probes
+        # (group, order within group, id, function, args): a group is one registry or one replication pair
+        jobs: list[tuple[int, int, str, object, tuple]] = []
+        for g, name in enumerate(self.probers):
+            for k, probe in enumerate(sorted(settings.enabled, key=ORDER.get)):
+                jobs.append((g, k, f"{name}/{probe}", self.run_probe, (name, probe)))
+        for i, rp in enumerate(self.replications):
+            jobs.append((len(self.probers) + i, 0, f"replication/{rp.pair.source}->{rp.pair.destination}",
+                         self.run_replication, (i,)))
+        groups = len(self.probers) + len(self.replications)
+        workers = max(4, len(jobs) + 2)
+        sched = BackgroundScheduler(executors={"default": APThreadPool(workers)}, timezone=timezone.utc,
+                                    job_defaults={"coalesce": True, "max_instances": 1,
+                                                  "misfire_grace_time": max(1, int(settings.interval))})
+        now = datetime.now(timezone.utc)
+        jitter = settings.jitter * settings.interval
+        for group, order, job_id, fn, args in jobs:
+            # groups spread evenly over one interval; within a registry ping, push, pull a moment apart
+            offset = group * settings.interval / groups + order * 0.2 + random.uniform(0, jitter / 2)
+            first = now + timedelta(seconds=offset)
+            sched.add_job(fn, IntervalTrigger(seconds=settings.interval, jitter=jitter or None, start_date=first),
+                          args=args, id=job_id, name=job_id, next_run_time=first)
+        sched.start()
+        self._scheduler = sched
+        self.ready.set()
+        log.info("probing %d registries (%d jobs) every %gs as instance %s", len(self.probers), len(jobs),
+                 settings.interval, self.instance)
+
+    def stop(self) -> None:
+        """Stop scheduling, let running probes finish (each bounded by its timeout), delete what was pushed."""
+        if self._scheduler is not None:
+            t0 = time.monotonic()
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+            log.info("probes stopped in %.1fs", time.monotonic() - t0)
+        self.cleanup()
+        for prober in self.probers.values():
+            prober.close()
+
+    def cleanup(self) -> int:
+        if not self.config.probes.cleanup:
+            return 0
+        return sum(p.cleanup_all() for p in self.probers.values())
