@@ -1,0 +1,376 @@
+"""Registry authentication as an ``httpx.Auth``: none, Basic, and the Bearer token flow.
+
+``build_auth(registry)`` returns a ``RegistryAuth`` for every registry (even one without credentials: a
+registry may hand out anonymous bearer tokens). Its ``auth_flow`` sends the request; on a 401 it reads
+``WWW-Authenticate``:
+
+- ``Basic`` -> one retry with the configured credentials, and Basic is sent up front from then on;
+- ``Bearer realm=...,service=...,scope=...`` -> ``GET <realm>?service=..&scope=..`` (Basic credentials if
+  any, anonymous otherwise; an identity token is exchanged with an OAuth2 ``POST``), then one retry.
+
+Tokens are cached per scope. The scope comes from ``request.extensions["regslo_scope"]`` (set by
+``regslo.oci.client``), else from the request path, else from the challenge. Once the realm is known a
+cached token is sent up front, and refreshed shortly before it expires (10 % of its lifetime, at most 5 s).
+A 401 on a token we sent means one re-auth and one retry; a second 401 is returned to the caller -- the flow
+never loops. Token requests that fail raise ``AuthError`` (reason ``auth``).
+
+Thread-safe: one instance serves all threads of one registry; concurrent requests for one scope share one
+token request. ``auth_seconds`` adds up the time spent in credential helpers and token requests;
+``thread_auth_seconds`` is the same for the calling thread only (incl. waiting for another thread's fetch).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Generator
+from urllib.parse import urlsplit
+
+import httpx
+
+from regslo.config import Registry, Secret
+from regslo.oci.docker_config import CredentialError, Credentials, load_credentials
+from regslo.oci.tls import build_verify
+
+__all__ = ["AuthError", "Challenge", "RegistryAuth", "build_auth", "parse_challenges", "scope_for"]
+
+SCOPE_EXTENSION = "regslo_scope"
+DEFAULT_EXPIRES_IN = 60.0
+MAX_REFRESH_MARGIN = 5.0
+CREDENTIAL_TTL = 300.0  # re-run a credential helper at most this often (and after a rejection)
+_ITEM = re.compile(r'[\s,]*(?:([\w.!#$%&\'*+^`|~-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)|([\w.!#$%&\'*+^`|~-]+))')
+_REPO_PATH = re.compile(r"^/v2/(.+)/(manifests|blobs|tags|referrers)(/|$)")
+_BASIC = "basic"
+
+
+class AuthError(Exception):
+    """Credentials or a token could not be obtained. The message names hosts and statuses, never a secret."""
+
+    reason = "auth"
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One ``WWW-Authenticate`` challenge: scheme (lower case) and its parameters."""
+
+    scheme: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def realm(self) -> str | None:
+        return self.params.get("realm")
+
+    @property
+    def service(self) -> str | None:
+        return self.params.get("service")
+
+    @property
+    def scopes(self) -> list[str]:
+        return [s for s in self.params.get("scope", "").split(" ") if s]
+
+
+def parse_challenges(values: list[str]) -> list[Challenge]:
+    """Parse ``WWW-Authenticate`` header values (several challenges per value are allowed)."""
+    out: list[Challenge] = []
+    for value in values:
+        pos, scheme, params = 0, None, {}
+        while pos < len(value):
+            match = _ITEM.match(value, pos)
+            if not match or match.end() == pos:
+                break
+            pos = match.end()
+            key, raw, bare = match.group(1), match.group(2), match.group(3)
+            if bare:
+                if scheme is not None:
+                    out.append(Challenge(scheme, params))
+                scheme, params = bare.lower(), {}
+            elif key and scheme is not None:
+                if raw.startswith('"'):
+                    raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+                params[key.lower()] = raw
+        if scheme is not None:
+            out.append(Challenge(scheme, params))
+    return out
+
+
+def scope_for(request: httpx.Request) -> str | None:
+    """The token scope a request needs: the client's extension, else derived from a /v2/ path, else None."""
+    given = request.extensions.get(SCOPE_EXTENSION)
+    if given is not None:
+        return str(given)
+    path = request.url.path
+    if path in ("/v2/", "/v2"):
+        return ""
+    if path == "/v2/_catalog":
+        return "registry:catalog:*"
+    match = _REPO_PATH.match(path)
+    if not match:
+        return None
+    method = request.method.upper()
+    action = "pull" if method in ("GET", "HEAD") else "delete" if method == "DELETE" else "pull,push"
+    return f"repository:{match.group(1)}:{action}"
+
+
+@dataclass
+class _Token:
+    value: Secret
+    scopes: tuple[str, ...]
+    expires_at: float  # monotonic
+    refresh_at: float  # monotonic
+
+    def usable(self, now: float) -> bool:
+        return now < self.refresh_at
+
+    def covers(self, scopes: list[str]) -> bool:
+        return set(scopes) <= set(self.scopes)
+
+
+class RegistryAuth(httpx.Auth):
+    """Basic and Bearer auth for one registry; see the module docstring."""
+
+    def __init__(self, credentials: Credentials | Callable[[], Credentials | None] | None = None, *,
+                 verify: object = True, token_timeout: float = 10.0, name: str = "registry",
+                 clock: Callable[[], float] = time.monotonic):
+        self.name = name
+        self._static = credentials if isinstance(credentials, Credentials) else None
+        self._source = credentials if callable(credentials) else None
+        self._creds: Credentials | None = None
+        self._creds_at = float("-inf")
+        self._verify = verify
+        self._token_timeout = token_timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._scope_locks: dict[str, threading.Lock] = {}
+        self._tokens: dict[str, _Token] = {}
+        self._learned: dict[str, list[str]] = {}  # extra scopes challenges asked for, per cache key
+        self._mode: str | None = None  # "basic" or "bearer" once a challenge was seen
+        self._bearer: Challenge | None = None
+        self._client: httpx.Client | None = None
+        self._auth_seconds = 0.0
+        self._local = threading.local()
+        self.token_requests = 0
+
+    def __repr__(self) -> str:
+        return f"RegistryAuth({self.name!r}, mode={self._mode or 'unknown'})"
+
+    # --- accounting ---------------------------------------------------------------------------------
+    @property
+    def auth_seconds(self) -> float:
+        """Seconds spent obtaining credentials and tokens, all threads, since creation."""
+        with self._lock:
+            return self._auth_seconds
+
+    @property
+    def thread_auth_seconds(self) -> float:
+        """Seconds the calling thread spent on auth (incl. waiting for another thread's token fetch)."""
+        return getattr(self._local, "seconds", 0.0)
+
+    def _spent(self, seconds: float, work: bool) -> None:
+        if work:
+            with self._lock:
+                self._auth_seconds += seconds
+        self._local.seconds = self.thread_auth_seconds + seconds
+
+    def close(self) -> None:
+        """Close the HTTP client used for token requests."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # --- the flow -----------------------------------------------------------------------------------
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        key = scope_for(request)
+        sent = self._prepare(request, key)
+        response = yield request
+        if response.status_code != 401:
+            return
+        challenges = parse_challenges(response.headers.get_list("www-authenticate"))
+        bearer = next((c for c in challenges if c.scheme == "bearer" and c.realm), None)
+        basic = next((c for c in challenges if c.scheme == "basic"), None)
+        if bearer is not None:
+            with self._lock:
+                self._mode, self._bearer = "bearer", Challenge("bearer", {k: v for k, v in bearer.params.items()
+                                                                          if k != "scope"})
+            if key is None:
+                key = " ".join(bearer.scopes)
+            stale = sent if isinstance(sent, _Token) else None
+            token = self._token(key, bearer.realm, bearer.service, bearer.scopes, stale)
+            request.headers["Authorization"] = f"Bearer {token.value.reveal()}"
+            yield request
+        elif basic is not None:
+            if sent == _BASIC:  # our credentials were refused: re-read them next time, return the 401
+                self._forget_credentials()
+                return
+            creds = self._credentials()
+            if creds is None or creds.password is None or creds.username is None:
+                return
+            with self._lock:
+                self._mode = _BASIC
+            request.headers["Authorization"] = _basic_header(creds)
+            yield request
+
+    def _prepare(self, request: httpx.Request, key: str | None) -> _Token | str | None:
+        """Add credentials up front when the scheme is known; return what was sent."""
+        if "Authorization" in request.headers:
+            return None
+        mode, bearer = self._mode, self._bearer
+        if mode == _BASIC:
+            creds = self._credentials()
+            if creds is not None and creds.password is not None and creds.username is not None:
+                request.headers["Authorization"] = _basic_header(creds)
+                return _BASIC
+            return None
+        if mode == "bearer" and bearer is not None and key is not None:
+            token = self._token(key, bearer.realm or "", bearer.service, [], None)
+            request.headers["Authorization"] = f"Bearer {token.value.reveal()}"
+            return token
+        return None
+
+    # --- tokens -------------------------------------------------------------------------------------
+    def _scope_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._scope_locks.setdefault(key, threading.Lock())
+
+    def _token(self, key: str, realm: str | None, service: str | None, challenge_scopes: list[str],
+               stale: _Token | None) -> _Token:
+        """A usable token for ``key``: the cached one, or one fetched now (exactly one fetch per need)."""
+        started = self._clock()
+        lock = self._scope_lock(key)
+        with lock:
+            waited = self._clock() - started
+            with self._lock:
+                current = self._tokens.get(key)
+                learned = self._learned.setdefault(key, [])
+                for scope in challenge_scopes:
+                    if scope not in learned:
+                        learned.append(scope)
+                scopes = _unique(([key] if key else []) + learned)
+            if (current is not None and current is not stale and current.usable(self._clock())
+                    and current.covers(challenge_scopes)):
+                self._spent(waited, work=False)
+                return current
+            if not realm:
+                raise AuthError(f"{self.name}: bearer challenge without a realm")
+            token = self._fetch(realm, service, scopes)
+            with self._lock:
+                self._tokens[key] = token
+            self._spent(waited, work=False)
+            return token
+
+    def _fetch(self, realm: str, service: str | None, scopes: list[str]) -> _Token:
+        started = self._clock()
+        host = urlsplit(realm).netloc or realm
+        try:
+            creds = self._credentials(count=False)
+            response = self._request_token(realm, service, scopes, creds)
+        except httpx.TimeoutException as exc:
+            raise AuthError(f"token request to {host} timed out") from exc
+        except httpx.HTTPError as exc:
+            raise AuthError(f"token request to {host} failed: {type(exc).__name__}") from exc
+        finally:
+            self._spent(self._clock() - started, work=True)
+            with self._lock:
+                self.token_requests += 1
+        if response.status_code in (401, 403):
+            self._forget_credentials()
+            who = "anonymous access" if creds is None else "the credentials"
+            raise AuthError(f"token server {host} refused {who} (HTTP {response.status_code})")
+        if response.status_code != 200:
+            raise AuthError(f"token server {host} answered HTTP {response.status_code}")
+        return _parse_token(response, host, scopes, started)
+
+    def _request_token(self, realm: str, service: str | None, scopes: list[str],
+                       creds: Credentials | None) -> httpx.Response:
+        client = self._token_client()
+        if creds is not None and creds.identity_token is not None:
+            form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token.reveal(),
+                    "client_id": "regslo", "scope": " ".join(scopes)}
+            if service:
+                form["service"] = service
+            return client.post(realm, data=form)
+        params = [("service", service)] if service else []
+        params += [("scope", s) for s in scopes]
+        headers = {}
+        if creds is not None and creds.password is not None and creds.username is not None:
+            headers["Authorization"] = _basic_header(creds)
+        return client.get(realm, params=params, headers=headers)
+
+    def _token_client(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(verify=self._verify, timeout=self._token_timeout,
+                                            follow_redirects=True)
+            return self._client
+
+    # --- credentials --------------------------------------------------------------------------------
+    def _credentials(self, count: bool = True) -> Credentials | None:
+        if self._static is not None or self._source is None:
+            return self._static
+        with self._lock:
+            if self._clock() - self._creds_at < CREDENTIAL_TTL:
+                return self._creds
+        started = self._clock()
+        try:
+            creds = self._source()
+        except CredentialError as exc:
+            raise AuthError(f"{self.name}: {exc}") from None
+        finally:
+            if count:
+                self._spent(self._clock() - started, work=True)
+        with self._lock:
+            self._creds, self._creds_at = creds, self._clock()
+        return creds
+
+    def _forget_credentials(self) -> None:
+        with self._lock:
+            self._creds_at = float("-inf")
+
+
+def _parse_token(response: httpx.Response, host: str, scopes: list[str], started: float) -> _Token:
+    try:
+        body = response.json()
+    except ValueError:
+        raise AuthError(f"token server {host} answered something other than JSON") from None
+    if not isinstance(body, dict):
+        raise AuthError(f"token server {host} answered JSON without a token")
+    value = body.get("token") or body.get("access_token")
+    if not isinstance(value, str) or not value:
+        raise AuthError(f"token server {host} answered JSON without a token")
+    lifetime = body.get("expires_in")
+    if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or lifetime <= 0:
+        lifetime = DEFAULT_EXPIRES_IN
+    issued_at = body.get("issued_at")
+    if isinstance(issued_at, str):
+        try:  # accepted and validated; expiry is counted from our own clock at request time (skew-proof)
+            datetime.fromisoformat(issued_at.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    margin = min(MAX_REFRESH_MARGIN, float(lifetime) * 0.1)
+    return _Token(value=Secret(value), scopes=tuple(scopes), expires_at=started + float(lifetime),
+                  refresh_at=started + float(lifetime) - margin)
+
+
+def _basic_header(creds: Credentials) -> str:
+    raw = f"{creds.username}:{creds.password.reveal() if creds.password else ''}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def build_auth(registry: Registry, token_timeout: float = 10.0) -> RegistryAuth:
+    """The ``httpx.Auth`` for ``registry``: static username/password, a docker config, or anonymous."""
+    cfg = registry.auth
+    credentials: Credentials | Callable[[], Credentials | None] | None = None
+    if cfg is not None and cfg.docker_config is not None:
+        path, host = cfg.docker_config, registry.host
+        credentials = lambda: load_credentials(path, host)  # noqa: E731 -- read lazily, timed in auth_seconds
+    elif cfg is not None and cfg.username:
+        credentials = Credentials(cfg.username, password=cfg.password, source="config")
+    return RegistryAuth(credentials, verify=build_verify(registry.tls), token_timeout=token_timeout,
+                        name=registry.name)
