@@ -184,6 +184,7 @@ class RegistryAuth(httpx.Auth):
     # --- the flow -----------------------------------------------------------------------------------
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         key = scope_for(request)
+        self._local.timeout = _token_timeout(request, self._token_timeout)
         sent = self._prepare(request, key)
         response = yield request
         if response.status_code != 401:
@@ -266,7 +267,8 @@ class RegistryAuth(httpx.Auth):
         host = urlsplit(realm).netloc or realm
         try:
             creds = self._credentials(count=False)
-            response = self._request_token(realm, service, scopes, creds)
+            timeout = getattr(self._local, "timeout", None) or self._token_timeout
+            response = self._request_token(realm, service, scopes, creds, timeout)
         except httpx.TimeoutException as exc:
             raise AuthError(f"token request to {host} timed out") from exc
         except httpx.HTTPError as exc:
@@ -284,20 +286,20 @@ class RegistryAuth(httpx.Auth):
         return _parse_token(response, host, scopes, started)
 
     def _request_token(self, realm: str, service: str | None, scopes: list[str],
-                       creds: Credentials | None) -> httpx.Response:
+                       creds: Credentials | None, timeout: httpx.Timeout | float) -> httpx.Response:
         client = self._token_client()
         if creds is not None and creds.identity_token is not None:
             form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token.reveal(),
                     "client_id": "regslo", "scope": " ".join(scopes)}
             if service:
                 form["service"] = service
-            return client.post(realm, data=form)
+            return client.post(realm, data=form, timeout=timeout)
         params = [("service", service)] if service else []
         params += [("scope", s) for s in scopes]
         headers = {}
         if creds is not None and creds.password is not None and creds.username is not None:
             headers["Authorization"] = _basic_header(creds)
-        return client.get(realm, params=params, headers=headers)
+        return client.get(realm, params=params, headers=headers, timeout=timeout)
 
     def _token_client(self) -> httpx.Client:
         with self._lock:
@@ -352,6 +354,14 @@ def _parse_token(response: httpx.Response, host: str, scopes: list[str], started
     margin = min(MAX_REFRESH_MARGIN, float(lifetime) * 0.1)
     return _Token(value=Secret(value), scopes=tuple(scopes), expires_at=started + float(lifetime),
                   refresh_at=started + float(lifetime) - margin)
+
+
+def _token_timeout(request: httpx.Request, default: float) -> httpx.Timeout:
+    """The request's own timeouts (a probe's remaining deadline), capped at ``default``."""
+    given = request.extensions.get("timeout") or {}
+    parts = {k: min(v, default) if v is not None else default
+             for k, v in given.items() if k in ("connect", "read", "write", "pool")}
+    return httpx.Timeout(default, **parts)
 
 
 def _basic_header(creds: Credentials) -> str:

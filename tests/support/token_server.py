@@ -10,7 +10,7 @@ bundle). Claims: iss, sub, aud (= service), exp, nbf, iat, jti, access.
 
 Knobs for tests: ``expires_in`` (short, for refresh tests), ``reject_all`` (every request gets 401),
 ``poison(n)`` (the next n tokens are signed by a key the registry does not trust), ``requests`` /
-``issued`` (counters, for cache tests), ``omit_expires_in`` and ``token_field`` (which JSON key carries the token).
+``issued`` (counters, for cache tests), ``omit_expires_in``, ``token_field`` (which JSON key carries the token), ``delay``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class TokenServer:
     reject_all: bool = False
     omit_expires_in: bool = False
     token_field: str = "token"  # "token", "access_token" or "both"
+    delay: float = 0.0  # seconds to wait before answering (to measure auth time)
     grants: list[Grant] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -69,6 +71,7 @@ class TokenServer:
         self.port = free_port()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
 
     # --- what the registry and the tests need -------------------------------------------------------
     @property
@@ -108,10 +111,18 @@ class TokenServer:
         return self
 
     def stop(self) -> None:
+        """Stop listening and cut open keep-alive connections, as a dying process would."""
         if self._server:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     # --- token issuing ------------------------------------------------------------------------------
     def issue(self, user: str | None, scopes: list[str]) -> dict[str, Any]:
@@ -179,6 +190,16 @@ def _handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            super().setup()
+            with server._lock:
+                server._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with server._lock:
+                server._connections.discard(self.connection)
+            super().finish()
+
         def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
             pass
 
@@ -196,6 +217,8 @@ def _handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
             if urlsplit(self.path).path != "/token":
                 self._answer(404, {"errors": [{"code": "NOT_FOUND"}]})
                 return
+            if server.delay:
+                time.sleep(server.delay)
             params = form if form is not None else query
             scopes = _scopes(params.get("scope", []))
             ok, user = server.authenticate(self.headers.get("Authorization"), form)
