@@ -20,6 +20,7 @@ import binascii
 import json
 import secrets
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class TokenServer:
     omit_expires_in: bool = False
     token_field: str = "token"  # "token", "access_token" or "both"
     delay: float = 0.0  # seconds to wait before answering (to measure auth time)
+    tls: tuple[Path, Path] | None = None  # (cert, key): serve HTTPS
     grants: list[Grant] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -76,7 +78,7 @@ class TokenServer:
     # --- what the registry and the tests need -------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def realm(self) -> str:
@@ -106,6 +108,10 @@ class TokenServer:
     def start(self) -> "TokenServer":
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
         self._server.daemon_threads = True
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="token-server", daemon=True)
         self._thread.start()
         return self
