@@ -73,9 +73,6 @@ class RepositoryLimiter:
         if len(self.admitted) < self.k:
             return
         sketch = self.sketch
-        challengers = sorted((c for r, c in sketch.items() if r not in self.admitted), reverse=True)
-        if not challengers:
-            return
         by_weakness = sorted(self.admitted, key=lambda r: sketch.get(r, 0))
         ranked = sorted(((c, r) for r, c in sketch.items() if r not in self.admitted), reverse=True)
         for (count, repo), weak in zip(ranked, by_weakness):
@@ -272,7 +269,7 @@ class Sink:
         if media_type is not None:
             mkey = (self.registry, action, media_type)
             st["media"][mkey] = st["media"].get(mkey, 0) + 1
-        if repository:
+        if repository:  # only for sources without request lines (Harbor audit)
             rkey = (self.registry, self._limiter.label(repository), action)
             self._repos[rkey] = self._repos.get(rkey, 0) + 1
 

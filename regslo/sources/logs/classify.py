@@ -37,15 +37,15 @@ def classify(method: str, uri: str) -> tuple[str, str | None]:
         return "other", None
     repo = rest[:best]
     tail = rest[best + len(seg):]
+    if seg == "/blobs/" and (tail == "uploads" or tail.startswith("uploads/")):
+        return ("push" if "/" not in tail[8:] else "other"), repo
+    if not tail or "/" in tail:  # references, digests and "list" never contain a slash
+        return "other", repo
     if seg == "/blobs/":
-        if tail == "uploads" or tail.startswith("uploads/"):
-            return "push", repo
         if method in _READ:
             return "pull", repo
         return ("delete" if method == "DELETE" else "other"), repo
     if seg == "/manifests/":
-        if not tail:
-            return "other", repo
         if method in _READ:
             return "pull", repo
         if method == "PUT":
@@ -53,7 +53,7 @@ def classify(method: str, uri: str) -> tuple[str, str | None]:
         return ("delete" if method == "DELETE" else "other"), repo
     if seg == "/tags/":
         return ("list" if tail == "list" and method in _READ else "other"), repo
-    return ("list" if tail and method in _READ else "other"), repo  # referrers
+    return ("list" if method in _READ else "other"), repo  # referrers
 
 
 # Go's time.ParseDuration grammar: [-+]?(\d*\.?\d*(ns|us|µs|μs|ms|s|m|h))+ or "0".

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from regslo.config.logs import FORMATS
 from regslo.sli.log_metrics import Sink
 
 
@@ -12,8 +13,7 @@ class Parser(Protocol):
     def feed(self, line: str, sink: Sink) -> str: ...
 
 
-FORMATS = ("distribution-json", "distribution-text", "combined", "distribution", "nginx", "notifications",
-           "harbor-audit")
+__all__ = ["FORMATS", "Parser", "make_parser"]
 
 
 def make_parser(fmt: str, options: dict[str, Any] | None = None) -> Parser:

@@ -126,7 +126,7 @@ class NotificationParser:
         media = media if isinstance(media, str) and media in MEDIA_TYPES else "other"
         repo = target.get("repository")
         repo = repo if isinstance(repo, str) and repo else None
-        sink.event(action if action in ACTIONS else "other", media, repo)
+        sink.event(action if action in ACTIONS else "other", media)  # requests per repository come from logs
         digest, tag = target.get("digest"), target.get("tag")
         if repo and isinstance(digest, str):
             if action == "push" and isinstance(tag, str) and tag and media in MANIFEST_TYPES | {"other"}:

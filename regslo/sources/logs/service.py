@@ -1,0 +1,142 @@
+"""LogService: the log tailer inside ``regslo run`` (followers thread + notifications webhook logic).
+
+The exporter never waits on parsing: followers run in their own daemon thread, scrapes read the last
+published snapshot, and the webhook only takes the metrics lock for the few microseconds of counting.
+Totals are published only once the checkpoint holding them is on disk (see regslo.sli.log_metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+from prometheus_client import CollectorRegistry
+
+from regslo.config.logs import LogsConfig
+from regslo.sli.log_metrics import LogMetrics
+from regslo.sources.logs.checkpoint import CheckpointError, CheckpointStore
+from regslo.sources.logs.follower import SourceFollower
+from regslo.sources.logs.formats import make_parser
+from regslo.sources.logs.formats.notifications import BoundedLRU, NotificationParser, TagMemory
+
+log = logging.getLogger("regslo.logs")
+MAX_BODY = 4 * 1024 * 1024
+_CONTENT_TYPES = ("application/vnd.docker.distribution.events.v1+json", "application/json")
+
+
+class LogService:
+    def __init__(self, logs_config: LogsConfig, registry: CollectorRegistry):
+        self.config = logs_config
+        self.metrics = LogMetrics(registry, top_k=logs_config.repository_top_k)
+        self.tags = TagMemory(logs_config.tag_memory)
+        self.seen = BoundedLRU(logs_config.event_id_memory)
+        self.store = CheckpointStore(logs_config.checkpoint_dir) if logs_config.checkpoint_dir else None
+        saved = self._load_checkpoint()
+        saved_sources = saved.get("sources", {}) if saved else None
+        self.followers: list[SourceFollower] = []
+        self.webhooks = {}
+        for source in logs_config.sources:
+            parser = make_parser(source.format, {"log_format": source.log_format, "tags": self.tags, "seen": self.seen})
+            sink = self.metrics.sink(source.registry, source.label)
+            if source.path is None:
+                self.webhooks[source.registry] = (parser, sink)
+                continue
+            self.followers.append(SourceFollower(
+                pattern=source.path, parser=parser, sink=sink, lock=self.metrics.lock,
+                max_line_bytes=logs_config.max_line_bytes, start_at=logs_config.start_at,
+                saved=None if saved_sources is None else list(saved_sources.get(source.label, [])),
+                grace=max(2.0, 4 * logs_config.poll_interval)))
+        self.metrics.publish()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._dirty = False
+        self._commit_lock = threading.Lock()
+
+    def _load_checkpoint(self) -> dict | None:
+        if self.store is None:
+            return None
+        try:
+            saved = self.store.load()
+            if saved is not None:
+                self.metrics.load(saved.get("metrics", {}))
+            return saved
+        except (CheckpointError, ValueError, TypeError, KeyError, IndexError) as exc:
+            log.warning("ignoring log checkpoint (starting fresh): %s", exc)
+            return None
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="regslo-logs", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.commit()
+        for follower in self.followers:
+            follower.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.poll_once()
+            except Exception:  # never let one bad round kill the tailer; the next round retries
+                log.exception("log tailer round failed")
+            self._stop.wait(max(0.0, self.config.poll_interval - (time.monotonic() - started)))
+
+    def poll_once(self) -> bool:
+        """Read every source once, then checkpoint and publish if anything changed."""
+        progress = False
+        for follower in self.followers:
+            try:
+                progress = follower.poll() or progress
+            except OSError as exc:
+                log.warning("reading %s: %s", follower.pattern, exc)
+        if progress or self._dirty:
+            self.commit()
+        return progress
+
+    def commit(self) -> None:
+        with self._commit_lock:
+            with self.metrics.lock:
+                self._dirty = False
+                data = {"sources": {f.sink.source: f.entries() for f in self.followers},
+                        "metrics": self.metrics.dump()}
+            if self.store is not None:
+                try:
+                    self.store.save(data)
+                except OSError as exc:
+                    log.warning("cannot write log checkpoint %s: %s", self.store.path, exc)
+                    return  # not on disk: keep the last published totals
+            self.metrics.publish()
+
+    # -- webhook ----------------------------------------------------------------------------------------
+    def handle_notification(self, body: bytes, headers: dict[str, str], registry_name: str) -> tuple[int, bytes]:
+        """Count one POSTed envelope; returns (HTTP status, body). Duplicated event ids are counted once."""
+        hook = self.webhooks.get(registry_name)
+        if hook is None:
+            return 404, b"no notifications source for this registry\n"
+        ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        if ctype.split(";")[0].strip().lower() not in _CONTENT_TYPES:
+            return 415, b"expected application/vnd.docker.distribution.events.v1+json\n"
+        if len(body) > MAX_BODY:
+            return 413, b"envelope too large\n"
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return 400, b"body is not JSON\n"
+        parser, sink = hook
+        assert isinstance(parser, NotificationParser)
+        with self.metrics.lock:
+            outcome = parser.feed_document(doc, sink)
+            sink.lines(int(outcome == "parsed"), 0, int(outcome == "malformed"))
+            self._dirty = True
+        if outcome == "malformed":
+            return 400, b"not a notification envelope\n"
+        return 200, b"ok\n"
