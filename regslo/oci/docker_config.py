@@ -23,6 +23,7 @@ import binascii
 import json
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,24 +134,31 @@ def run_helper(name: str, server: str, timeout: float = HELPER_TIMEOUT, missing_
     path = shutil.which(binary)
     if path is None:
         raise CredentialError(f"credential helper {binary} not found on PATH")
-    try:
-        res = subprocess.run([path, "get"], input=server.encode(), capture_output=True, timeout=timeout,
-                             env=os.environ.copy())
-    except subprocess.TimeoutExpired:
-        raise CredentialError(f"credential helper {binary} did not answer within {timeout:g}s") from None
+    try:  # own session, so a timeout kills the helper and anything it started (not just the shell)
+        proc = subprocess.Popen([path, "get"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
     except OSError as exc:
         raise CredentialError(f"credential helper {binary} could not run: {exc.strerror}") from None
-    if res.returncode != 0:
+    try:
+        stdout, stderr = proc.communicate(server.encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        raise CredentialError(f"credential helper {binary} did not answer within {timeout:g}s") from None
+    if proc.returncode != 0:
         # Helpers print "credentials not found in native keychain" for unknown servers; other output is not
         # echoed, as nobody promises it is free of secrets.
-        said = (res.stdout + res.stderr).decode(errors="replace").lower()
+        said = (stdout + stderr).decode(errors="replace").lower()
         if "credentials not found" in said:
             if missing_ok:
                 return None
             raise CredentialError(f"credential helper {binary} has no credentials for {server}")
-        raise CredentialError(f"credential helper {binary} failed with exit status {res.returncode}")
+        raise CredentialError(f"credential helper {binary} failed with exit status {proc.returncode}")
     try:
-        answer = json.loads(res.stdout)
+        answer = json.loads(stdout)
         username, secret = answer["Username"], answer["Secret"]
     except (ValueError, KeyError, TypeError):
         raise CredentialError(f"credential helper {binary} answered something other than "
