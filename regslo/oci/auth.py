@@ -185,6 +185,7 @@ class RegistryAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         key = scope_for(request)
         self._local.timeout = _token_timeout(request, self._token_timeout)
+        self._local.user_agent = request.headers.get("user-agent")
         sent = self._prepare(request, key)
         response = yield request
         if response.status_code != 401:
@@ -293,10 +294,11 @@ class RegistryAuth(httpx.Auth):
                     "client_id": "regslo", "scope": " ".join(scopes)}
             if service:
                 form["service"] = service
-            return client.post(realm, data=form, timeout=timeout)
+            ua = getattr(self._local, "user_agent", None)
+            return client.post(realm, data=form, timeout=timeout, headers={"User-Agent": ua} if ua else {})
         params = [("service", service)] if service else []
         params += [("scope", s) for s in scopes]
-        headers = {}
+        headers = {"User-Agent": ua} if (ua := getattr(self._local, "user_agent", None)) else {}
         if creds is not None and creds.password is not None and creds.username is not None:
             headers["Authorization"] = _basic_header(creds)
         return client.get(realm, params=params, headers=headers, timeout=timeout)

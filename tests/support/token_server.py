@@ -46,6 +46,7 @@ class Grant:
     user: str | None
     scopes: list[str]
     status: int
+    agent: str | None = None
 
 
 @dataclass
@@ -231,7 +232,8 @@ def _handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
             service_ok = (params.get("service") or [""])[0] == server.service
             status = 200 if ok and service_ok and not server.reject_all else 401
             with server._lock:
-                server.grants.append(Grant(method=method, user=user, scopes=scopes, status=status))
+                server.grants.append(Grant(method=method, user=user, scopes=scopes, status=status,
+                                           agent=self.headers.get("User-Agent")))
             if status != 200:
                 self._answer(status, {"details": "access denied"})
                 return

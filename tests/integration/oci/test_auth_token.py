@@ -42,6 +42,7 @@ class Recorder:
         self.statuses: list[int] = []
         self.auth = build_auth(Registry(name="r", url=reg.url, region="local", auth=auth))
         self.client = httpx.Client(base_url=reg.url, auth=self.auth, timeout=5.0,
+                                   headers={"User-Agent": "regslo-test/1"},
                                    event_hooks={"response": [lambda r: self.statuses.append(r.status_code)]})
 
     def take(self) -> list[int]:
@@ -66,6 +67,7 @@ def test_token_is_fetched_once_and_sent_up_front(token_setup, kind):
     assert server.issued == 2  # one registry-level token for /v2/, one for the repository scope
     assert [g.scopes for g in server.grants] == [[], [REPO_SCOPE]]
     assert {g.user for g in server.grants} == {USER}
+    assert {g.agent for g in server.grants} == {"regslo-test/1"}  # token requests carry the caller's agent
 
 
 def test_token_is_refreshed_before_it_expires(token_setup):
