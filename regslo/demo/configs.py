@@ -1,0 +1,104 @@
+"""Config files the demo writes for the programs it starts: registries, Prometheus, Alertmanager.
+
+Pure functions from settings to documents (dicts, dumped as YAML by the caller), so tests can read them.
+Every address is on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import secrets
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEMO_CONFIG = "demo.yml"
+
+
+def embedded_config() -> dict[str, Any]:
+    """The demo's default regslo config (regslo/data/demo.yml), as a mapping."""
+    text = resources.files("regslo").joinpath("data", DEMO_CONFIG).read_text()
+    return yaml.safe_load(text)
+
+
+def registry_config(name: str, port: int, workdir: Path, notify: list[tuple[str, str]] = ()) -> dict[str, Any]:
+    """A distribution 2.8 config: JSON logs, delete enabled, ``http.secret`` set, push notifications to ``notify``."""
+    cfg: dict[str, Any] = {
+        "version": 0.1,
+        "log": {"level": "info", "formatter": "json", "fields": {"service": "registry", "region": name},
+                "accesslog": {"disabled": False}},
+        "storage": {"filesystem": {"rootdirectory": str(workdir / "data")}, "delete": {"enabled": True},
+                    "maintenance": {"uploadpurging": {"enabled": False}}},
+        "http": {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16)},
+    }
+    if notify:
+        cfg["notifications"] = {"events": {"includereferences": True}, "endpoints": [
+            {"name": ep_name, "url": url, "timeout": "1s", "threshold": 5, "backoff": "1s"}
+            for ep_name, url in notify]}
+    return cfg
+
+
+def prometheus_config(regslo: str, alertmanager: str, rule_files: list[Path], scrape_interval: float,
+                      evaluation_interval: float) -> dict[str, Any]:
+    return {
+        "global": {"scrape_interval": _dur(scrape_interval), "scrape_timeout": _dur(min(scrape_interval, 10)),
+                   "evaluation_interval": _dur(evaluation_interval)},
+        "rule_files": [str(p) for p in rule_files],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+        "scrape_configs": [
+            {"job_name": "regslo", "static_configs": [{"targets": [regslo]}]},
+        ],
+    }
+
+
+def rule_files(alerts_dir: Path) -> list[Path]:
+    """The Prometheus rule files among ``regslo generate``'s output (not its promtool tests or alertmanager.yml)."""
+    out = []
+    for path in sorted(alerts_dir.glob("*.y*ml")):
+        try:
+            doc = yaml.safe_load(path.read_text())
+        except yaml.YAMLError:
+            continue
+        if isinstance(doc, dict) and "groups" in doc and "rule_files" not in doc:
+            out.append(path)
+    return out
+
+
+def alertmanager_config(receiver_url: str, generated: dict[str, Any] | None, group_wait: float,
+                        group_interval: float, repeat_interval: float) -> dict[str, Any]:
+    """The generated Alertmanager config with every receiver pointed at the demo's webhook.
+
+    Routing, grouping and inhibitions stay as ``regslo generate`` wrote them; only the placeholder receivers
+    become ``webhook_configs`` (``<receiver_url>/<receiver name>``, resolved notifications on) and the
+    timers shrink so a page shows up seconds after Prometheus fires it. Without a generated config, a small
+    one routes everything to the webhook, grouped by slo and registry.
+    """
+    if generated and isinstance(generated.get("route"), dict):
+        cfg = dict(generated)
+        names = [r["name"] for r in cfg.get("receivers") or [] if isinstance(r, dict) and "name" in r]
+    else:
+        cfg = {"route": {"receiver": "default", "group_by": ["alertname", "slo", "registry"]},
+               "receivers": []}
+        names = ["default"]
+    cfg["receivers"] = [{"name": n, "webhook_configs": [{"url": f"{receiver_url}/{n}", "send_resolved": True}]}
+                        for n in names]
+    cfg.pop("global", None)  # placeholders for SMTP, Slack ... are not needed here
+    _shrink_timers(cfg["route"], group_wait, group_interval, repeat_interval)
+    return cfg
+
+
+def _shrink_timers(route: dict[str, Any], wait: float, interval: float, repeat: float) -> None:
+    route.update(group_wait=_dur(wait), group_interval=_dur(interval), repeat_interval=_dur(repeat))
+    stack = list(route.get("routes") or [])
+    while stack:  # child routes inherit the root's timers
+        child = stack.pop()
+        for key in ("group_wait", "group_interval", "repeat_interval"):
+            child.pop(key, None)
+        stack.extend(child.get("routes") or [])
+
+
+def _dur(seconds: float) -> str:
+    if seconds >= 1 and float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{int(round(seconds * 1000))}ms"
