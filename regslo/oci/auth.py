@@ -12,7 +12,8 @@ Tokens are cached per scope. The scope comes from ``request.extensions["regslo_s
 ``regslo.oci.client``), else from the request path, else from the challenge. Once the realm is known a
 cached token is sent up front, and refreshed shortly before it expires (10 % of its lifetime, at most 5 s).
 A 401 on a token we sent means one re-auth and one retry; a second 401 is returned to the caller -- the flow
-never loops. Token requests that fail raise ``AuthError`` (reason ``auth``).
+never loops. Token requests that fail raise ``AuthError`` (reason ``auth``). A request retried after a 401 is
+sent again, so its body must be replayable (bytes); up-front tokens make that retry rare.
 
 Thread-safe: one instance serves all threads of one registry; concurrent requests for one scope share one
 token request. ``auth_seconds`` adds up the time spent in credential helpers and token requests;
@@ -41,6 +42,7 @@ __all__ = ["AuthError", "Challenge", "RegistryAuth", "build_auth", "parse_challe
 SCOPE_EXTENSION = "regslo_scope"
 DEFAULT_EXPIRES_IN = 60.0
 MAX_REFRESH_MARGIN = 5.0
+MAX_CACHED_SCOPES = 256
 CREDENTIAL_TTL = 300.0  # re-run a credential helper at most this often (and after a rejection)
 _ITEM = re.compile(r'[\s,]*(?:([\w.!#$%&\'*+^`|~-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)|([\w.!#$%&\'*+^`|~-]+))')
 _REPO_PATH = re.compile(r"^/v2/(.+)/(manifests|blobs|tags|referrers)(/|$)")
@@ -260,6 +262,10 @@ class RegistryAuth(httpx.Auth):
             token = self._fetch(realm, service, scopes)
             with self._lock:
                 self._tokens[key] = token
+                if len(self._tokens) > MAX_CACHED_SCOPES:  # drop expired tokens of scopes no longer used
+                    now = self._clock()
+                    for old in [k for k, t in self._tokens.items() if t.expires_at <= now]:
+                        del self._tokens[old]
             self._spent(waited, work=False)
             return token
 
