@@ -38,7 +38,7 @@ class RepositoryLimiter:
 
     def __init__(self, k: int, capacity: int | None = None, rebalance_every: int = 10_000):
         self.k = k
-        self.capacity = capacity or max(4 * k, 64)
+        self.capacity = capacity or max(10 * k, 1000)
         self.rebalance_every = rebalance_every
         self.sketch: dict[str, int] = {}
         self.admitted: set[str] = set()

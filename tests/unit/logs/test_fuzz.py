@@ -1,0 +1,74 @@
+"""Property-based fuzzing: no parser raises on any input, and every line gets exactly one outcome."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from regslo.sources.logs.formats import FORMATS
+from tests.conftest import SAMPLES
+from tests.unit.logs.support import run_lines, series
+
+
+def _real_lines() -> list[str]:
+    lines = []
+    for name in ("r1-json-mixed.log", "r2-text-mixed.log", "r4-htpasswd-access.stdout.log", "registry_notifications.jsonl"):
+        path = Path(SAMPLES) / name
+        if path.exists():
+            lines += [line for line in path.read_text().splitlines() if line][:40]
+    return lines or ['{"msg":"response completed"}']
+
+
+REAL = _real_lines()
+
+
+@st.composite
+def mutated_line(draw) -> bytes:
+    data = bytearray(draw(st.sampled_from(REAL)).encode())
+    for _ in range(draw(st.integers(1, 6))):
+        if not data:
+            break
+        pos = draw(st.integers(0, len(data) - 1))
+        op = draw(st.sampled_from(["flip", "cut", "insert", "dup"]))
+        if op == "flip":
+            data[pos] = draw(st.integers(0, 255))
+        elif op == "cut":
+            del data[pos:pos + draw(st.integers(1, 40))]
+        elif op == "insert":
+            data[pos:pos] = draw(st.sampled_from([b'"', b"\\", b"=", b" ", b"{", b"}", b"\xc2\xb5", b"\xff", b"-", b"999"]))
+        else:
+            data[pos:pos] = data[pos:pos + draw(st.integers(1, 40))]
+    return bytes(data).replace(b"\n", b" ")
+
+
+def _check(fmt: str, lines: list[bytes]) -> None:
+    data = b"".join(line + b"\n" for line in lines)
+    reg, _ = run_lines(fmt, data)
+    outcomes = series(reg, "regslo_log_lines_total")
+    assert sum(outcomes.values()) == len(lines)  # one outcome per line, whatever it was
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b" ")), min_size=1, max_size=8))
+def test_arbitrary_bytes_never_raise(fmt, lines):
+    _check(fmt, lines)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(mutated_line(), min_size=1, max_size=6))
+def test_mutated_real_lines_never_raise(fmt, lines):
+    _check(fmt, lines)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@settings(max_examples=40, deadline=None)
+@given(text=st.text(max_size=200).map(lambda s: s.replace("\n", " ").replace("\r", " ")))
+def test_arbitrary_text_never_raises(fmt, text):
+    _check(fmt, [text.encode()])
+
+
+def test_garbage_is_counted_malformed():
+    reg, _ = run_lines("distribution", b"\x00\x01binary\xff\n{not json\n")
+    assert series(reg, "regslo_log_lines_total")[("malformed", "test")] == 2

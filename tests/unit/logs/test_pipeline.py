@@ -1,0 +1,46 @@
+from hypothesis import given, strategies as st
+
+from regslo.sources.logs.pipeline import LineSplitter
+
+
+def test_partial_line_is_not_consumed():
+    lines, consumed = LineSplitter(100).feed(b"a\nb\npart")
+    assert lines == [b"a", b"b"] and consumed == 4
+
+
+def test_final_flushes_partial_line():
+    lines, consumed = LineSplitter(100).feed(b"a\npart", final=True)
+    assert lines == [b"a", b"part"] and consumed == 6
+
+
+def test_overlong_line_in_the_middle_is_marked():
+    lines, consumed = LineSplitter(4).feed(b"ok\n0123456789\nok2\n")
+    assert lines == [b"ok", None, b"ok2"] and consumed == 18
+
+
+def test_overlong_partial_line_is_counted_once_and_skipped_to_its_newline():
+    s = LineSplitter(4)
+    lines, consumed = s.feed(b"ok\n0123456789")
+    assert lines == [b"ok", None] and consumed == 13 and s.skipping
+    lines, consumed = s.feed(b"more bytes")
+    assert lines == [] and consumed == 10 and s.skipping
+    lines, consumed = s.feed(b"tail\nnext\n")
+    assert lines == [b"next"] and consumed == 10 and not s.skipping
+
+
+@given(st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), max_size=20),
+       st.lists(st.integers(1, 50), min_size=1, max_size=10))
+def test_any_chunking_gives_the_same_lines(lines, cuts):
+    """Feeding a stream in arbitrary pieces (re-reading unconsumed bytes, as the follower does) is exact."""
+    data = b"".join(line + b"\n" for line in lines)
+    s = LineSplitter(20)
+    got, pos, i = [], 0, 0
+    while pos < len(data):
+        end = min(len(data), pos + cuts[i % len(cuts)] + (0 if i < 100 else 10**6))
+        out, consumed = s.feed(data[pos:end])
+        got += out
+        pos += consumed
+        if consumed == 0:
+            cuts = [c + 20 for c in cuts]
+        i += 1
+    assert got == [line if len(line) <= 20 else None for line in lines]
