@@ -6,6 +6,7 @@ Every address is on 127.0.0.1.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from importlib import resources
 from pathlib import Path
@@ -65,17 +66,17 @@ def rule_files(alerts_dir: Path) -> list[Path]:
     return out
 
 
-def alertmanager_config(receiver_url: str, generated: dict[str, Any] | None, group_wait: float,
-                        group_interval: float, repeat_interval: float) -> dict[str, Any]:
+def alertmanager_config(receiver_url: str, generated: dict[str, Any] | None, group_wait: float | None = None,
+                        group_interval: float | None = None, repeat_interval: float | None = None) -> dict[str, Any]:
     """The generated Alertmanager config with every receiver pointed at the demo's webhook.
 
     Routing, grouping and inhibitions stay as ``regslo generate`` wrote them; only the placeholder receivers
     become ``webhook_configs`` (``<receiver_url>/<receiver name>``, resolved notifications on) and the
-    timers shrink so a page shows up seconds after Prometheus fires it. Without a generated config, a small
+    timers (when given) shrink so a page shows up seconds after Prometheus fires it. Without a generated config, a small
     one routes everything to the webhook, grouped by slo and registry.
     """
     if generated and isinstance(generated.get("route"), dict):
-        cfg = dict(generated)
+        cfg = copy.deepcopy(generated)
         names = [r["name"] for r in cfg.get("receivers") or [] if isinstance(r, dict) and "name" in r]
     else:
         cfg = {"route": {"receiver": "default", "group_by": ["alertname", "slo", "registry"]},
@@ -84,7 +85,8 @@ def alertmanager_config(receiver_url: str, generated: dict[str, Any] | None, gro
     cfg["receivers"] = [{"name": n, "webhook_configs": [{"url": f"{receiver_url}/{n}", "send_resolved": True}]}
                         for n in names]
     cfg.pop("global", None)  # placeholders for SMTP, Slack ... are not needed here
-    _shrink_timers(cfg["route"], group_wait, group_interval, repeat_interval)
+    if group_wait is not None:
+        _shrink_timers(cfg["route"], group_wait, group_interval or group_wait, repeat_interval or 3600)
     return cfg
 
 

@@ -107,3 +107,29 @@ class WebhookReceiver:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m regslo.demo.receiver --listen HOST:PORT``: print each notification (docker-compose's pager)."""
+    import argparse
+
+    from regslo.demo.console import alert_line
+
+    parser = argparse.ArgumentParser(description="log Alertmanager webhook notifications to stdout")
+    parser.add_argument("--listen", default="127.0.0.1:9097", metavar="HOST:PORT")
+    parser.add_argument("--log", type=Path, metavar="FILE", help="also append each alert as JSON to FILE")
+    args = parser.parse_args(argv)
+    host, _, port = args.listen.rpartition(":")
+    receiver = WebhookReceiver(int(port), args.log, host=host or "127.0.0.1")
+    receiver.listeners.append(lambda a: print(alert_line(a), flush=True))
+    print(f"pager: listening on {receiver.url}", flush=True)
+    try:
+        receiver.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    receiver.httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""The stack for end-to-end tests: the demo's Stack with seconds-scale timers on free loopback ports.
+
+Real docker-registry, Prometheus 2.42 and Alertmanager 0.25 processes, started once per module and stopped
+at teardown. The timers (probe 1 s, scrape 1 s, evaluation 1 s, group_wait 1 s) and a 1 h SLO period with
+15 s minimum windows make a page arrive seconds after a region breaks; ``page_bound`` derives the bound.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from regslo.demo.procs import free_port
+from regslo.demo.stack import Ports, Stack, Timing
+from tests.conftest import require
+
+TIMING = Timing(probe_interval=1.0, probe_timeout=1.0, scrape_interval=1.0, evaluation_interval=1.0,
+                group_wait=1.0, group_interval=1.0, repeat_interval=3600.0, replication_delay=1.0)
+# delivery slack: increase() extrapolation at a window edge, the notifier queue and the webhook POST
+SLACK = 10.0
+
+
+def e2e_config() -> dict[str, Any]:
+    """Per-registry SLOs (the alerts carry the registry label), one freshness SLO, and the log tailer."""
+    slo = {"objective": 99, "period": "1h"}
+    return {
+        "registries": [{"name": "us", "url": "http://127.0.0.1:1", "region": "us-east"},
+                       {"name": "eu", "url": "http://127.0.0.1:2", "region": "eu-west"}],
+        "probes": {"interval": "1s", "timeout": "1s", "blob_size": "4KiB"},
+        "replication": [{"source": "us", "destination": "eu", "timeout": "10s", "poll_interval": "200ms"}],
+        "alerting": {"min_window": "15s"},
+        "logs": {"start_at": "beginning", "sources": [
+            {"path": "us/app.log", "format": "distribution-json", "registry": "us"},
+            {"path": "eu/app.log", "format": "distribution-json", "registry": "eu"}]},
+        "slos": [
+            {"name": "pull-us", "sli": {"kind": "availability", "source": "probe", "operation": "pull",
+                                        "registry": "us"}, **slo},
+            {"name": "pull-eu", "sli": {"kind": "availability", "source": "probe", "operation": "pull",
+                                        "registry": "eu"}, **slo},
+            {"name": "push-us", "sli": {"kind": "availability", "source": "probe", "operation": "push",
+                                        "registry": "us"}, **slo},
+            {"name": "pull-latency-us", "sli": {"kind": "latency", "source": "probe", "operation": "pull",
+                                                "registry": "us", "threshold": "1s"}, **slo},
+            {"name": "freshness-us-eu", "sli": {"kind": "freshness", "source": "us", "destination": "eu",
+                                                "threshold": "5s"}, "objective": 95, "period": "1h"},
+        ],
+    }
+
+
+def free_ports() -> Ports:
+    return Ports(registries=(free_port(), free_port()), replicator=free_port(), regslo=free_port(),
+                 prometheus=free_port(), alertmanager=free_port(), receiver=free_port())
+
+
+def page_bound(stack: Stack, slo_name: str) -> float:
+    """Seconds from breaking a registry to the page at the webhook, at a 100 % error ratio.
+
+    probe interval (the next run) + probe timeout (its failure) + the fastest page tier's detection time
+    (both windows must pass the burn rate: error budget x burn rate x window) + scrape interval +
+    evaluation interval + Alertmanager group_wait + SLACK.
+    """
+    slo = next(s for s in stack.service.config.slos if s.name == slo_name)
+    t = stack.timing
+    detection = min(max(tier.detection_time(slo.error_budget),
+                        slo.error_budget * tier.burn_rate * tier.short_window)
+                    for tier in slo.tiers if tier.severity == "page")
+    return (t.probe_interval + t.probe_timeout + detection + t.scrape_interval + t.evaluation_interval
+            + t.group_wait + SLACK)
+
+
+def resolve_bound(stack: Stack, slo_name: str) -> float:
+    """Seconds from the registry answering again to the resolved notification: the page's short window must
+    hold no error any more, plus a probe interval, scrape, evaluation, group_interval and SLACK."""
+    slo = next(s for s in stack.service.config.slos if s.name == slo_name)
+    t = stack.timing
+    short = max(tier.short_window for tier in slo.tiers if tier.severity == "page")
+    return short + t.probe_interval + t.scrape_interval + t.evaluation_interval + t.group_interval + SLACK
+
+
+def query(stack: Stack, expr: str) -> dict:
+    resp = httpx.get(f"http://127.0.0.1:{stack.ports.prometheus}/api/v1/query", params={"query": expr},
+                     timeout=10)
+    body = resp.json()
+    assert resp.status_code == 200 and body["status"] == "success", f"{expr}: {body}"
+    return body["data"]
+
+
+def wait_until(fn, timeout: float, interval: float = 0.5, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what} not met within {timeout:g}s (last: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Stack:
+    for binary in ("docker-registry", "prometheus", "prometheus-alertmanager"):
+        require(binary)
+    workdir: Path = tmp_path_factory.mktemp("e2e-stack")
+    s = Stack(workdir, free_ports(), TIMING, config=e2e_config(), echo=lambda line: print(line))
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()

@@ -1,0 +1,106 @@
+"""A region breaks, the page arrives; every dashboard query has data; the region returns, the page resolves.
+
+Real processes only (see conftest.py). The tests run in file order on one module-scoped stack: the outage
+test leaves region ``us`` down, so the dashboard queries run while a page fires and failures exist, and the
+last test brings ``us`` back. The bounds are derived in conftest.page_bound / resolve_bound and documented in
+docs/demo.md ("How long until a page").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from tests.e2e.conftest import page_bound, query, resolve_bound, wait_until
+
+pytestmark = pytest.mark.slow
+STATE: dict = {}
+
+
+def _settled(stack) -> bool:
+    burn = query(stack, 'regslo_slo:burn_rate{slo="pull-us"}')["result"]
+    firing = query(stack, 'ALERTS{alertstate="firing",severity="page"}')["result"]
+    success = query(stack, 'regslo_probe_last_success_timestamp_seconds{probe="pull"} > 0')["result"]
+    return len(burn) >= 2 and not firing and len(success) == 2
+
+
+def test_page_arrives_within_bound_when_a_region_stops(stack):
+    assert stack.features == {"logs": True, "slos": True, "rules": True}, stack.features
+    wait_until(lambda: _settled(stack), 90, what="stack settled (burn rates recorded, no page firing)")
+    bound = page_bound(stack, "pull-us")
+    t_break = time.time()
+    stack.break_region("us")
+    page = stack.receiver.wait_for(lambda a: a.status == "firing" and a.matches(severity="page", slo="pull-us",
+                                                                                registry="us"),
+                                   timeout=bound + 30, since=t_break)
+    assert page is not None, f"no page for pull-us/us within {bound + 30:.0f}s: {stack.receiver.alerts}"
+    elapsed = page.received - t_break
+    print(f"page after {elapsed:.1f}s (bound {bound:.1f}s)")
+    assert elapsed <= bound, f"page took {elapsed:.1f}s, bound {bound:.1f}s"
+    assert page.name == "RegsloBurnRatePage"
+    assert {"long_window", "short_window", "burn_rate"} <= set(page.labels)
+    assert page.annotations.get("runbook_url") and page.annotations.get("summary")
+    # the healthy region does not page
+    assert not [a for a in stack.receiver.alerts if a.received >= t_break and a.matches(registry="eu", severity="page")]
+    STATE["broken_at"] = t_break
+
+
+def _substitute(expr: str) -> str:
+    expr = expr.replace("$__rate_interval", "1m").replace("${__rate_interval}", "1m")
+    expr = expr.replace("$__interval", "15s").replace("${__interval}", "15s").replace("$__range", "5m")
+    return re.sub(r"\$\{[^}]+\}|\$[A-Za-z_]\w*|\[\[\w+\]\]", ".*", expr)
+
+
+def _panel_queries(board: dict) -> list[tuple[str, str]]:
+    out = []
+
+    def walk(panels: list) -> None:
+        for panel in panels:
+            for target in panel.get("targets") or []:
+                if target.get("expr"):
+                    out.append((f"{board.get('title')} / {panel.get('title')}", target["expr"]))
+            walk(panel.get("panels") or [])
+
+    walk(board.get("panels") or [])
+    return out
+
+
+def test_every_dashboard_panel_query_returns_data(stack):
+    if "broken_at" in STATE:  # let failures and the firing page reach every window the panels look at
+        time.sleep(max(0.0, STATE["broken_at"] + 20 - time.time()))
+    boards = sorted((stack.out_dir / "dashboards").glob("*.json"))
+    assert len(boards) >= 3, boards
+    problems, count = [], 0
+    for path in boards:
+        for where, expr in _panel_queries(json.loads(path.read_text())):
+            count += 1
+            promql = _substitute(expr)
+            try:
+                data = query(stack, promql)
+            except AssertionError as exc:
+                problems.append(f"{path.name}: {where}: error {exc}")
+                continue
+            if not data["result"]:
+                problems.append(f"{path.name}: {where}: empty result for {promql}")
+    assert count >= 10, f"only {count} panel queries found"
+    assert not problems, "\n".join(problems)
+
+
+def test_page_resolves_after_the_region_returns(stack):
+    if stack.regions["us"].state == "up":
+        pytest.skip("needs the outage of the first test")
+    bound = resolve_bound(stack, "pull-us")
+    t_fix = time.time()
+    stack.fix_region("us")
+    resolved = stack.receiver.wait_for(lambda a: a.status == "resolved" and a.matches(severity="page",
+                                                                                      slo="pull-us", registry="us"),
+                                       timeout=bound + 30, since=t_fix)
+    assert resolved is not None, f"page for pull-us/us not resolved within {bound + 30:.0f}s"
+    elapsed = resolved.received - t_fix
+    print(f"resolved after {elapsed:.1f}s (bound {bound:.1f}s)")
+    assert elapsed <= bound, f"resolution took {elapsed:.1f}s, bound {bound:.1f}s"
+    wait_until(lambda: not query(stack, 'ALERTS{alertstate="firing",severity="page",slo="pull-us"}')["result"],
+               bound, what="no pull-us page firing in Prometheus")
