@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
 from regslo.config import parse_config
 from regslo.outputs import svg
 from regslo.outputs.status import build_status, render_html, slo_entry
 from regslo.sli.recent import RecentResults
 from regslo.sources.probes.results import ProbeResult, ReplicationResult
+from tests.unit.status.dom import Elements
 
 NOW = 1_800_000_000.0
 CONFIG = """
@@ -20,29 +20,6 @@ probes: {interval: 10s, timeout: 5s}
 replication:
   - {source: us, destination: eu}
 """
-
-
-class Elements(HTMLParser):
-    """Every start tag with its attributes, plus the page's text."""
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.tags: list[tuple[str, dict]] = []
-        self.text: list[str] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-    def find(self, tag: str, class_: str | None = None, **attrs: str) -> list[dict]:
-        """Tags named ``tag`` having class ``class_`` and every attribute (``data_x`` means ``data-x``)."""
-        want = {k.replace("_", "-"): v for k, v in attrs.items()}
-        return [a for t, a in self.tags if t == tag
-                and (class_ is None or class_ in (a.get("class") or "").split())
-                and all(a.get(k) == v for k, v in want.items())]
 
 
 def page(results=(), slos=(), message="connection refused"):
