@@ -91,6 +91,8 @@ class Config:
     server: ServerSettings
     logs: Any = None  # regslo.config.logs.LogsConfig
     slos: list = field(default_factory=list)  # regslo.config.slos.SLO
+    alerting: Any = None  # regslo.slo.settings.AlertingSettings
+    dashboards: Any = None  # regslo.slo.settings.DashboardSettings
     warnings: list[str] = field(default_factory=list)
     path: Path | None = None
 
@@ -148,6 +150,9 @@ def build_config(raw: Any, errors: Errors, base_dir: Path) -> Config:
     _check_listen_address(server.listen_address, "server.listen_address", errors)
     config = Config(registries=registries, probes=probes, replication=replication, server=server)
     config.logs = logs_section.parse(top.raw.get("logs"), "logs", errors, config, base_dir)
+    from regslo.slo import settings as slo_settings
+    config.alerting = slo_settings.parse_alerting(top.raw.get("alerting"), "alerting", errors)
+    config.dashboards = slo_settings.parse_dashboards(top.raw.get("dashboards"), "dashboards", errors)
     config.slos = slos_section.parse(top.raw.get("slos"), "slos", errors, config)
     return config
 
