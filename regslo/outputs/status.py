@@ -16,6 +16,7 @@ Status colours (documented in docs/status-page.md):
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from typing import Any, Callable, Iterable
@@ -27,6 +28,7 @@ from regslo.outputs import svg
 from regslo.outputs.server import Request, Response
 from regslo.sources.probes.results import PHASES, ProbeResult, ReplicationResult
 
+log = logging.getLogger("regslo.status")
 SCHEMA_VERSION = 1
 REFRESH_SECONDS = 15
 DEFAULT_HOURS = 3.0
@@ -147,16 +149,27 @@ def _ratio(v: float | None) -> float | None:
     return v / 100.0 if v > 1.0 else v
 
 
+def window_text(window: Any) -> str:
+    """Windows as people write them: 3600 -> "1h", 300.0 -> "5m"; strings pass through."""
+    if isinstance(window, bool) or not isinstance(window, (int, float)):
+        return str(window)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if window >= size and window % size == 0:
+            return f"{int(window // size)}{unit}"
+    return f"{window:g}s"
+
+
 def _burn_rates(raw: Any) -> list[dict]:
     out = []
     items = raw.items() if isinstance(raw, dict) else enumerate(raw or [])
     for key, value in items:
         if isinstance(value, dict):
-            window = str(value.get("window", key))
+            window = value.get("window", key)
             rate = _number(value, "rate", "burn_rate", "value")
             threshold = _number(value, "threshold", "factor")
         else:
-            window, rate, threshold = str(key), _number({"v": value}, "v"), None
+            window, rate, threshold = key, _number({"v": value}, "v"), None
+        window = window_text(window)
         out.append({"window": window, "rate": rate, "threshold": threshold})
     return out
 
@@ -185,7 +198,11 @@ def slo_entry(raw: dict) -> dict:
 def slo_snapshot(slo_state: Any) -> list[dict]:
     if slo_state is None or not hasattr(slo_state, "snapshot"):
         return []
-    raw = slo_state.snapshot()
+    try:
+        raw = slo_state.snapshot()
+    except Exception:  # noqa: BLE001 - the registries part of the page must survive a broken SLO state
+        log.exception("SLO state snapshot failed; the status page shows no SLOs")
+        return []
     if isinstance(raw, dict):
         raw = raw.get("slos", list(raw.values()))
     return [slo_entry(item) for item in raw or [] if isinstance(item, dict)]

@@ -172,3 +172,14 @@ def test_overall_status_and_ages():
     assert worst(["ok", "warn", "unknown"]) == "warn" and worst([]) == "unknown"
     assert worst(["ok", "critical"]) == "critical"
     assert [ago(x) for x in (0.4, 59, 130, 7300, None)] == ["0 s ago", "59 s ago", "2 min ago", "2 h ago", "never"]
+
+
+def test_burn_windows_read_like_config_and_a_broken_state_hides_only_the_slos():
+    entry = slo_entry({"name": "x", "objective": 99.9, "burn_rates": {300: 1.0, 3600.0: 0.5, 90: 0.1, "6h": 2}})
+    assert [b["window"] for b in entry["burn_rates"]] == ["5m", "1h", "90s", "6h"]
+
+    class Broken:
+        def snapshot(self):
+            raise RuntimeError("window not filled")
+
+    assert slo_snapshot(Broken()) == []
