@@ -25,7 +25,7 @@ from typing import Any
 from regslo.outputs import rules as R
 from regslo.outputs.yamltext import dump
 from regslo.sli.buckets import PROBE_DURATION_BUCKETS, REPLICATION_LAG_BUCKETS, REQUEST_DURATION_BUCKETS
-from regslo.slo.model import PROBE_OPERATIONS, SLO, Tier
+from regslo.slo.model import PROBE_OPERATIONS, SLO, Tier, period_text
 from regslo.slo.sli import le
 from regslo.units import format_duration
 
@@ -133,8 +133,10 @@ def input_series(slo: SLO, sim: Simulation) -> list[dict[str, str]]:
         base = {"registry": registry, "operation": spec.operation or "pull"}
         if spec.kind == "availability":
             m = "regslo_registry_requests_total"
-            out += [(m + _labels(**base, code="200"), good), (m + _labels(**base, code="503"), bad),
-                    (m + _labels(**base, code="404"), ramp)]
+            throttled = [b // 2 for b in bad]  # 429s are bad too; 404s are the client's
+            out += [(m + _labels(**base, code="200"), good),
+                    (m + _labels(**base, code="503"), [b - t for b, t in zip(bad, throttled)]),
+                    (m + _labels(**base, code="429"), throttled), (m + _labels(**base, code="404"), ramp)]
         else:
             m = "regslo_registry_request_duration_seconds"
             out += [(m + "_count" + _labels(**base), valid),
@@ -182,7 +184,7 @@ class Builder:
                 continue
             rule = R.tier_alert(self.slo, tier, self.dashboards)
             budget = sim.budget_remaining(t)
-            left = (f"{budget * 100:.4g}% of the {format_duration(self.slo.period)} error budget is left."
+            left = (f"{budget * 100:.4g}% of the {period_text(self.slo.period)} error budget is left."
                     if budget is not None else "The error budget is not known yet.")
             ann = dict(rule["annotations"])
             ann["description"] = (ann["description"].replace('{{ $value | printf "%.1f" }}', f"{value:.1f}")

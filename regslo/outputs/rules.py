@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from regslo.slo.model import SLO, Tier, number
+from regslo.slo.model import SLO, Tier, number, period_text
 from regslo.slo.sli import EventQuery, Selector, event_query
 from regslo.units import format_duration
 
@@ -70,7 +70,7 @@ def records(slo: SLO) -> list[dict[str, Any]]:
     query = event_query(slo.sli)
     labels = slo.rule_labels()
     budget = number(slo.error_budget)
-    period = format_duration(slo.period)
+    period = period_text(slo.period)
     out: list[dict[str, Any]] = [
         {"record": BAD_5M, "expr": bad_expr(query, "5m"), "labels": labels},
         {"record": VALID_5M, "expr": valid_expr(query, "5m"), "labels": labels},
@@ -101,7 +101,7 @@ def tier_labels(slo: SLO, tier: Tier) -> dict[str, str]:
 def budget_left_template(slo: SLO) -> str:
     query = f"{BUDGET_REMAINING}{{slo='{slo.name}'}}"
     return (f'{{{{ range query "{query}" }}}}{{{{ .Value | humanizePercentage }}}} of the '
-            f"{format_duration(slo.period)} error budget is left.{{{{ else }}}}The error budget is not known yet."
+            f"{period_text(slo.period)} error budget is left.{{{{ else }}}}The error budget is not known yet."
             "{{ end }}")
 
 

@@ -24,6 +24,14 @@ def number(value: float) -> str:
     return repr(float(value))
 
 
+def period_text(seconds: float) -> str:
+    """A period as people say it and PromQL accepts: ``30d`` rather than ``4w2d``."""
+    from regslo.units import format_duration
+    if seconds >= 86400 and seconds % 86400 == 0:
+        return f"{int(seconds // 86400)}d"
+    return format_duration(seconds)
+
+
 @dataclass(frozen=True)
 class SLISpec:
     """Which events are good and which are valid. See docs/slo.md for every kind x source."""
