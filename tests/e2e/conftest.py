@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from regslo.demo import bounds
 from regslo.demo.procs import free_port
 from regslo.demo.stack import Ports, Stack, Timing
 from tests.conftest import require
@@ -57,28 +58,15 @@ def free_ports() -> Ports:
 
 
 def page_bound(stack: Stack, slo_name: str) -> float:
-    """Seconds from breaking a registry to the page at the webhook, at a 100 % error ratio.
-
-    probe interval (the next run) + probe timeout (its failure) + the fastest page tier's detection time
-    (both windows must pass the burn rate: error budget x burn rate x window) + scrape interval +
-    evaluation interval + Alertmanager group_wait + SLACK.
-    """
-    slo = next(s for s in stack.service.config.slos if s.name == slo_name)
-    t = stack.timing
-    detection = min(max(tier.detection_time(slo.error_budget),
-                        slo.error_budget * tier.burn_rate * tier.short_window)
-                    for tier in slo.tiers if tier.severity == "page")
-    return (t.probe_interval + t.probe_timeout + detection + t.scrape_interval + t.evaluation_interval
-            + t.group_wait + SLACK)
+    """regslo.demo.bounds.page_bound (probe interval + timeout + detection + scrape + evaluation +
+    group_wait) plus SLACK."""
+    return bounds.page_bound(stack.service.config, stack.timing, slo_name).total + SLACK
 
 
 def resolve_bound(stack: Stack, slo_name: str) -> float:
-    """Seconds from the registry answering again to the resolved notification: the page's short window must
-    hold no error any more, plus a probe interval, scrape, evaluation, group_interval and SLACK."""
-    slo = next(s for s in stack.service.config.slos if s.name == slo_name)
-    t = stack.timing
-    short = max(tier.short_window for tier in slo.tiers if tier.severity == "page")
-    return short + t.probe_interval + t.scrape_interval + t.evaluation_interval + t.group_interval + SLACK
+    """regslo.demo.bounds.resolve_bound (short window + probe interval + scrape + evaluation +
+    group_interval) plus SLACK."""
+    return bounds.resolve_bound(stack.service.config, stack.timing, slo_name).total + SLACK
 
 
 def query(stack: Stack, expr: str) -> dict:
