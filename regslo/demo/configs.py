@@ -104,3 +104,20 @@ def _dur(seconds: float) -> str:
     if seconds >= 1 and float(seconds).is_integer():
         return f"{int(seconds)}s"
     return f"{int(round(seconds * 1000))}ms"
+
+
+COMPOSE_AM_HEADER = """\
+# Alertmanager in docker-compose.yml: alerts/alertmanager.yml (generated) with every receiver sent to the
+# pager service, which prints notifications (docker-compose logs -f pager). Rewrite it after changing
+# the generated routing: python3 -m regslo.demo.configs > deploy/alertmanager.yml
+"""
+
+
+def compose_alertmanager(generated_path: Path = Path("alerts/alertmanager.yml")) -> str:
+    """deploy/alertmanager.yml: the committed generated routing, receivers pointed at compose's pager."""
+    cfg = alertmanager_config("http://pager:9097", yaml.safe_load(generated_path.read_text()))
+    return COMPOSE_AM_HEADER + yaml.safe_dump(cfg, sort_keys=False)
+
+
+if __name__ == "__main__":
+    print(compose_alertmanager(), end="")
