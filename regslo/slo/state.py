@@ -201,7 +201,7 @@ class SLOState(Collector):
                 firing = {t["severity"] for t in tiers if t["firing"]}
                 status = ("page" if "page" in firing else "ticket" if "ticket" in firing
                           else "no data" if period is None else "ok")
-                out.append({"slo": slo.name, "description": slo.description, "objective": slo.objective,
+                out.append({"slo": slo.name, "name": slo.name, "description": slo.description, "objective": slo.objective,
                             "objective_ratio": slo.objective_ratio, "period": period_text(slo.period),
                             "sli": None if period is None else 1 - period,
                             "error_budget_remaining": None if period is None else 1 - period / slo.error_budget,
