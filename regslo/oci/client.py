@@ -92,6 +92,9 @@ class RegistryClient:
 
     def close(self) -> None:
         self._client.close()
+        close_auth = getattr(self.auth, "close", None)
+        if close_auth:
+            close_auth()
 
     def __enter__(self) -> "RegistryClient":
         return self
