@@ -60,7 +60,7 @@ class SourceFollower:
     start_at: str = "end"
     saved: list[dict] | None = None  # checkpoint entries; None means first start ever
     grace: float = 2.0
-    max_bytes_per_poll: int = 16 * 1024 * 1024
+    max_bytes_per_poll: int = 2 * 1024 * 1024  # bounds the time between checkpoints while catching up
     clock: Callable[[], float] = time.monotonic
     files: dict[tuple[int, int], TrackedFile] = field(default_factory=dict)
     _started: bool = False
@@ -122,8 +122,13 @@ class SourceFollower:
             if opened is None:
                 continue
             fd, fst = opened
-            self._track(path, fd, fst, initial)
-            seen.add((fst.st_dev, fst.st_ino))
+            fkey = (fst.st_dev, fst.st_ino)
+            if fkey in self.files:  # rotated between stat and open: the path now holds a file we follow
+                os.close(fd)
+                self.files[fkey].path, self.files[fkey].quiet_since = path, None
+            else:
+                self._track(path, fd, fst, initial)
+            seen.add(fkey)
         if initial:
             self._adopt_rotated_while_down(seen)
         now = self.clock()
