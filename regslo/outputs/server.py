@@ -59,6 +59,12 @@ class ExporterServer:
             protocol_version = "HTTP/1.1"
             server_version = "regslo"
 
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (ConnectionResetError, BrokenPipeError):
+                    pass  # a keep-alive client went away (a stopped registry's notifier): no traceback
+
             def do_GET(self) -> None:  # noqa: N802 - http.server naming
                 server._dispatch(self, "GET")
 
