@@ -112,6 +112,10 @@ class Stack:
         for i, reg in enumerate(cfg.registries):
             self.regions[reg.name] = Region(reg, self.ports.registries[i], self.workdir / reg.name)
         self._start_replicators(cfg)
+        for source in (cfg.logs.sources if cfg.logs else ()):
+            if source.format == "notifications" and source.path is None:  # regslo's webhook for this registry
+                self.regions[source.registry].notify.append(
+                    ("regslo", f"http://127.0.0.1:{self.ports.regslo}/notifications/{source.registry}"))
         for region in self.regions.values():
             self._start_registry(region)
         for region in self.regions.values():
@@ -237,6 +241,10 @@ class Stack:
 
     def fix_region(self, name: str) -> str:
         region = self._region(name)
+        if region.state == "up" and not (region.child and region.child.alive()):
+            region.state = "stopped"  # killed from outside the demo (kill PID in a second terminal)
+            if region.child in self.children:
+                self.children.remove(region.child)
         if region.state == "frozen":
             region.child.thaw()
             region.state = "up"
@@ -244,7 +252,8 @@ class Stack:
             self._start_registry(region)
             wait_http(f"{region.registry.url}/v2/", 15, region.child)
         else:
-            return f"{name} is up"
+            region.child.thaw()  # harmless when it runs; undoes a `kill -STOP` from a second terminal
+            return f"{name} is up (sent SIGCONT in case it was frozen from outside)"
         return f"{name}: registry up again"
 
     def _region(self, name: str) -> Region:

@@ -36,7 +36,8 @@ def e2e_config() -> dict[str, Any]:
         "alerting": {"min_window": "15s"},
         "logs": {"start_at": "beginning", "sources": [
             {"path": "us/app.log", "format": "distribution-json", "registry": "us"},
-            {"path": "eu/app.log", "format": "distribution-json", "registry": "eu"}]},
+            {"path": "eu/app.log", "format": "distribution-json", "registry": "eu"},
+            {"format": "notifications", "registry": "us"}, {"format": "notifications", "registry": "eu"}]},
         "slos": [
             {"name": "pull-us", "sli": {"kind": "availability", "source": "probe", "operation": "pull",
                                         "registry": "us"}, **slo},

@@ -71,6 +71,10 @@ def _panel_queries(board: dict) -> list[tuple[str, str]]:
 def test_every_dashboard_panel_query_returns_data(stack):
     if "broken_at" in STATE:  # let failures and the firing page reach every window the panels look at
         time.sleep(max(0.0, STATE["broken_at"] + 20 - time.time()))
+    # "after the stack has run for a while": the period SLI sums the 5-minute increases at 5-minute steps
+    # aligned to the clock, so it has its first point once a 5-minute boundary has passed (at most 5 min)
+    wait_until(lambda: query(stack, "regslo_slo:sli_ratio:period")["result"], 330, interval=2,
+               what="the period SLI's first 5-minute step")
     boards = sorted((stack.out_dir / "dashboards").glob("*.json"))
     assert len(boards) >= 3, boards
     problems, count = [], 0
