@@ -65,3 +65,13 @@ def test_go_duration_nanoseconds_roundtrip(ns):
     secs, nanos = divmod(rest, 1_000_000_000)
     text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + f"{secs}.{nanos:09d}s"
     assert parse_go_duration(text) == ns / 1e9
+
+
+@given(st.integers(0, 10**6), st.text(alphabet="0123456789", max_size=12),
+       st.sampled_from(["ns", "us", "\u00b5s", "\u03bcs", "ms", "s", "m", "h"]))
+def test_go_duration_fast_path_matches_integer_reference(whole, frac, unit):
+    scale = {"ns": 1, "us": 10**3, "\u00b5s": 10**3, "\u03bcs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+             "h": 3600 * 10**9}[unit]
+    text = f"{whole}.{frac}{unit}" if frac else f"{whole}{unit}"
+    ns = whole * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
+    assert parse_go_duration(text) == ns / 1e9

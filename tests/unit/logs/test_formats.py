@@ -192,3 +192,18 @@ def test_bad_bytes_are_counted_never_raised():
     data = b'\xff\xfe garbage\n{"msg":"response completed","http.response.status":"x"}\n\x00\x01\x02\n' + b"x" * 300 + b"\n"
     reg, _ = run_lines("distribution-json", data, max_line_bytes=256)
     assert samples_lines(reg) == {"parsed": 0, "ignored": 0, "malformed": 4}
+
+
+def test_json_fast_path_agrees_with_json_loads(samples):
+    from regslo.sources.logs.formats.distribution import _fast_fields
+    checked = 0
+    for name in ("r1-json-mixed.log", "r3-proxy-json-mixed.log", "r4-htpasswd-json.stderr.log"):
+        for line in (samples / name).read_text().splitlines():
+            fast = _fast_fields(line)
+            if fast is None:
+                continue
+            d = json.loads(line)
+            assert fast == (d["http.request.method"], d["http.request.uri"], d["http.response.duration"],
+                            d["http.response.status"], d["http.response.written"])
+            checked += 1
+    assert checked > 50

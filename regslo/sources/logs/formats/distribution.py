@@ -26,6 +26,51 @@ def _fields_ok(method, uri, status, written, duration) -> bool:
             and (duration is None or isinstance(duration, str)))
 
 
+def _fast_fields(line: str) -> tuple[str, str, str, int, int] | None:
+    """(method, uri, duration, status, written) read with ``str.find`` from logrus' sorted-key json.
+
+    About twice as fast as ``json.loads``; anything unusual (escapes, other key order, missing or odd
+    values) returns None and the caller falls back to ``json.loads``, which stays the authority. Safe
+    because an unescaped ``"key":"`` can never occur inside a JSON string value.
+    """
+    if line[:1] != "{" or line[-1:] != "}":
+        return None
+    find = line.find
+    i = find('"http.request.method":"')
+    if i < 0:
+        return None
+    i += 23
+    j = find('"', i)
+    method = line[i:j]
+    i = find('"http.request.uri":"', j)
+    if i < 0:
+        return None
+    i += 20
+    j = find('"', i)
+    uri = line[i:j]
+    i = find('"http.response.duration":"', j)
+    if i < 0 or "\\" in uri:
+        return None
+    i += 26
+    j = find('"', i)
+    duration = line[i:j]
+    i = find('"http.response.status":', j)
+    if i < 0:
+        return None
+    i += 23
+    j = find(",", i)
+    status = line[i:j]
+    i = find('"http.response.written":', j)
+    if i < 0:
+        return None
+    i += 24
+    j = find(",", i)
+    written = line[i:j]
+    if not (method.isalpha() and len(status) == 3 and status.isdigit() and written.isdigit()):
+        return None
+    return method, uri, duration, int(status), int(written)
+
+
 class JsonParser:
     """logrus json lines."""
 
@@ -33,6 +78,21 @@ class JsonParser:
         if '"response completed' not in line:
             s = line.strip()
             return IGNORED if s.startswith("{") and s.endswith("}") else MALFORMED if s else IGNORED
+        if '"msg":"response completed' in line:
+            fast = _fast_fields(line)
+            if fast is not None:
+                method, uri, duration, status, written = fast
+                try:
+                    seconds = parse_go_duration(duration)
+                except ValueError:
+                    seconds = -1.0
+                if seconds >= 0:
+                    operation, repo = classify(method, uri)
+                    if duration_only:
+                        sink.duration(operation, seconds)
+                    else:
+                        sink.request(operation, str(status), written, repo, seconds)
+                    return PARSED
         try:
             d = json.loads(line)
         except ValueError:

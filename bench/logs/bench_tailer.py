@@ -1,0 +1,116 @@
+"""Benchmark: ``regslo logs replay`` against mtail (the Debian package) on the same generated log file.
+
+    python bench/logs/bench_tailer.py [--lines 1000000] [--workdir DIR]
+
+Generates a distribution-json file (realistic field layout, mixed operations and codes, ~4% non-request
+lines), runs ``mtail --one_shot`` with the equivalent program in registry.mtail and ``regslo logs replay``
+on it in the same run, checks both report identical requests by (operation, code) and bytes by operation,
+and prints lines/s of each, the ratio (goal: regslo >= 3x mtail) and peak RSS (goal < 150 MB). Then
+replays a file in which every request names a different repository: RSS must stay flat and the
+repository series at the top-K bound. Exit status 1 if counts differ or a goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import gen  # noqa: E402
+
+TOP_K = 100
+
+
+def run(cmd: list[str], stdout_path: Path) -> tuple[float, float]:
+    """Run ``cmd``; return (wall seconds, peak RSS in MB) measured by wait4 on that very process."""
+    with open(stdout_path, "wb") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE if "mtail" in cmd[0] else None)
+        if proc.stderr is not None:  # mtail is chatty on stderr; drain it so it never blocks
+            for _ in proc.stderr:
+                pass
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed with exit status {proc.returncode}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def counts(text: str) -> tuple[dict, dict, int]:
+    requests, nbytes, repo_series = {}, {}, 0
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if s.name == "regslo_registry_requests_total":
+                key = (s.labels["operation"], s.labels["code"])
+                requests[key] = requests.get(key, 0) + int(s.value)
+            elif s.name == "regslo_registry_response_bytes_total":
+                nbytes[s.labels["operation"]] = nbytes.get(s.labels["operation"], 0) + int(s.value)
+            elif s.name == "regslo_registry_repository_requests_total":
+                repo_series += 1
+    return requests, nbytes, repo_series
+
+
+def replay_cmd(path: Path) -> list[str]:
+    return [sys.executable, "-m", "regslo", "logs", "replay", "--format", "distribution-json", "--registry", "bench",
+            "--top-k", str(TOP_K), str(path)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path)
+    args = parser.parse_args()
+    mtail = shutil.which("mtail")
+    if not mtail:
+        print("mtail is not installed (apt-get install mtail)", file=sys.stderr)
+        return 2
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="regslo-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "registry.json.log"
+    t = time.perf_counter()
+    gen.write(log, args.lines)
+    print(f"generated {args.lines} lines ({log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s: {log}")
+
+    progs = workdir / "progs"
+    progs.mkdir(exist_ok=True)
+    shutil.copy(HERE / "registry.mtail", progs / "registry.mtail")
+    from tests.support.registry import free_port  # the repository root is on sys.path via -m or PYTHONPATH
+    m_time, m_rss = run([mtail, "--progs", str(progs), "--logs", str(log), "--one_shot", "--one_shot_format",
+                         "prometheus", "--address", "127.0.0.1", "--port", str(free_port()), "--logtostderr"],
+                        workdir / "mtail.prom")
+    r_time, r_rss = run(replay_cmd(log), workdir / "regslo.prom")
+    m_req, m_bytes, _ = counts((workdir / "mtail.prom").read_text())
+    r_req, r_bytes, r_series = counts((workdir / "regslo.prom").read_text())
+    same = m_req == r_req and m_bytes == r_bytes and sum(r_req.values()) > 0
+    m_rate, r_rate = args.lines / m_time, args.lines / r_time
+    print(f"requests counted: regslo {sum(r_req.values())}, mtail {sum(m_req.values())}; "
+          f"by operation and code and bytes by operation: {'IDENTICAL' if same else 'DIFFERENT'}")
+    print(f"mtail  {m_time:7.2f}s {m_rate:10.0f} lines/s  RSS {m_rss:6.1f} MB")
+    print(f"regslo {r_time:7.2f}s {r_rate:10.0f} lines/s  RSS {r_rss:6.1f} MB")
+    print(f"ratio regslo/mtail: {r_rate / m_rate:.2f}x (goal >= 3x)")
+
+    distinct = workdir / "distinct-repos.json.log"
+    gen.write(distinct, args.lines, distinct_repos=True)
+    d_time, d_rss = run(replay_cmd(distinct), workdir / "distinct.prom")
+    _req, _bytes, d_series = counts((workdir / "distinct.prom").read_text())
+    print(f"{args.lines} distinct repositories: {d_time:.2f}s {args.lines / d_time:.0f} lines/s  RSS {d_rss:.1f} MB  "
+          f"repository series {d_series} (bound {TOP_K * 6 + 6}); same-file run had {r_series}")
+    ok = same and r_rate >= 3 * m_rate and max(r_rss, d_rss) < 150 and d_series <= TOP_K * 6 + 6
+    print("goals met" if ok else "GOALS MISSED")
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
