@@ -46,3 +46,15 @@ def test_bad_config_exits_2_with_key_paths_and_no_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "regslo", "generate", "-c", str(EXAMPLE)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "needs -c FILE and -o DIR" in result.stderr
+
+
+def test_every_default_runbook_link_has_a_runbook(example_files):
+    import re
+    linked = set()
+    for rel, text in example_files.items():
+        linked |= set(re.findall(r"runbook_url: docs/runbooks/([a-z-]+\.md)", text))
+    assert linked >= {"probe-availability.md", "probe-latency.md", "logs-availability.md", "logs-latency.md",
+                      "freshness.md", "no-data.md"}
+    for name in linked:
+        text = (ROOT / "docs" / "runbooks" / name).read_text()
+        assert "## First checks" in text and "## Mitigations" in text, name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 
 from regslo.outputs import rules
 from regslo.outputs.yamltext import dump
@@ -13,6 +13,7 @@ from regslo.slo.model import SLISpec, SLO, Tier
 from regslo.slo.state import SLOState
 from regslo.units import format_duration
 from tests.conftest import require
+from tests.unit.slo.contract import probe_counters
 
 STEP = 60
 TIERS = (Tier("page", 3600, 300, 14.4), Tier("page", 1800, 600, 6.0), Tier("ticket", 7200, 900, 3.0))
@@ -28,10 +29,7 @@ CHECK_AT = (1800, 4500, 7200, 9000, 10800)
 def drive():
     """Three hours of probe results with an outage and a slow spell; scrape-like samples every minute."""
     source = CollectorRegistry()
-    runs = Counter("regslo_probe_runs", "", ["registry", "region", "probe"], registry=source)
-    fails = Counter("regslo_probe_failures", "", ["registry", "region", "probe", "reason"], registry=source)
-    hist = Histogram("regslo_probe_duration_seconds", "", ["registry", "region", "probe"], registry=source,
-                     buckets=(1.0, 2.0, 5.0))
+    runs, fails, hist = probe_counters(source)
     for reg, region in (("us", "us-east"), ("eu", "eu-west")):
         runs.labels(reg, region, "pull")
         fails.labels(reg, region, "pull", "timeout")

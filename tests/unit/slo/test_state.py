@@ -6,10 +6,11 @@ import math
 import time
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from regslo.slo.model import SLISpec, SLO, Tier
 from regslo.slo.state import SLOState, _Buffer
+from tests.unit.slo.contract import probe_counters
 
 TIERS = (Tier("page", 3600, 300, 14.4), Tier("ticket", 86400, 7200, 3.0))
 
@@ -22,11 +23,7 @@ def make_slo(name="pull", kind="availability", threshold=None, period=30 * 86400
 @pytest.fixture
 def probes():
     reg = CollectorRegistry()
-    runs = Counter("regslo_probe_runs", "", ["registry", "region", "probe"], registry=reg)
-    fails = Counter("regslo_probe_failures", "", ["registry", "region", "probe", "reason"], registry=reg)
-    hist = Histogram("regslo_probe_duration_seconds", "", ["registry", "region", "probe"], registry=reg,
-                     buckets=(1.0, 2.0, 5.0))
-    return reg, runs, fails, hist
+    return (reg, *probe_counters(reg))
 
 
 def values(registry: CollectorRegistry) -> dict[tuple, float]:
