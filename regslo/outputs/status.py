@@ -6,8 +6,7 @@ serves that dict as it is; the HTML page is the same dict rendered by ``template
 inline SVG charts. Nothing here queries Prometheus: the page works on a bare ``regslo run``.
 
 Status colours (documented in docs/status-page.md):
-- SLO: critical when the error budget is spent or a burn rate reaches the fast-page factor (14.4); warn when
-  less than a quarter of the budget is left or any burn rate exceeds 1 (spending faster than sustainable).
+- SLO: see ``status_slo``.
 - Registry: critical when its latest result of any probe failed; warn when a probe's latest result is stale
   (older than 3 intervals + the timeout); unknown before the first result.
 - Replication pair: critical on timeout or error; warn when stale; ok otherwise.
@@ -16,7 +15,6 @@ Status colours (documented in docs/status-page.md):
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from typing import Any, Callable, Iterable
@@ -26,16 +24,14 @@ import jinja2
 
 from regslo.outputs import svg
 from regslo.outputs.server import Request, Response
+from regslo.outputs.status_slo import slo_snapshot
 from regslo.sources.probes.results import PHASES, ProbeResult, ReplicationResult
 
-log = logging.getLogger("regslo.status")
 SCHEMA_VERSION = 1
 REFRESH_SECONDS = 15
 DEFAULT_HOURS = 3.0
 MAX_HOURS = 24.0
 MIN_CHART_SPAN = 60.0
-PAGE_BURN = 14.4  # the workbook's fast-burn page factor
-WARN_BUDGET = 0.25
 RANK = {"ok": 0, "unknown": 1, "warn": 2, "critical": 3}
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
@@ -132,80 +128,6 @@ def _failure_entry(r: ProbeResult | ReplicationResult, now: float, redact: Redac
                 "subject": f"{r.registry} {r.probe}", **common}
     return {"kind": "replication", "source": r.source, "destination": r.destination, "outcome": r.outcome,
             "subject": f"{r.source} \u2192 {r.destination} replication", **common}
-
-
-def _number(d: dict, *keys: str) -> float | None:
-    for k in keys:
-        v = d.get(k)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf"):
-            return float(v)
-    return None
-
-
-def _ratio(v: float | None) -> float | None:
-    """SLO values may come as percent (99.9) or ratio (0.999); the model uses ratios."""
-    if v is None:
-        return None
-    return v / 100.0 if v > 1.0 else v
-
-
-def window_text(window: Any) -> str:
-    """Windows as people write them: 3600 -> "1h", 300.0 -> "5m"; strings pass through."""
-    if isinstance(window, bool) or not isinstance(window, (int, float)):
-        return str(window)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if window >= size and window % size == 0:
-            return f"{int(window // size)}{unit}"
-    return f"{window:g}s"
-
-
-def _burn_rates(raw: Any) -> list[dict]:
-    out = []
-    items = raw.items() if isinstance(raw, dict) else enumerate(raw or [])
-    for key, value in items:
-        if isinstance(value, dict):
-            window = value.get("window", key)
-            rate = _number(value, "rate", "burn_rate", "value")
-            threshold = _number(value, "threshold", "factor")
-        else:
-            window, rate, threshold = key, _number({"v": value}, "v"), None
-        window = window_text(window)
-        out.append({"window": window, "rate": rate, "threshold": threshold})
-    return out
-
-
-def slo_entry(raw: dict) -> dict:
-    """Normalise one SLOState snapshot entry and give it a status colour."""
-    objective = _ratio(_number(raw, "objective_ratio", "objective"))
-    sli = _ratio(_number(raw, "sli_ratio", "sli", "current_sli"))
-    budget = _number(raw, "error_budget_remaining_ratio", "error_budget_remaining", "budget_remaining")
-    burns = _burn_rates(raw.get("burn_rates") or raw.get("burn_rate") or {})
-    rates = [b["rate"] for b in burns if b["rate"] is not None]
-    if sli is None and budget is None and not rates:
-        status = "unknown"
-    elif (budget is not None and budget <= 0) or any(
-            b["rate"] is not None and b["rate"] >= (b["threshold"] or PAGE_BURN) for b in burns):
-        status = "critical"
-    elif (budget is not None and budget < WARN_BUDGET) or any(r > 1.0 for r in rates):
-        status = "warn"
-    else:
-        status = "ok"
-    return {"name": str(raw.get("name", "?")), "description": str(raw.get("description") or ""),
-            "objective_ratio": objective, "sli_ratio": sli, "error_budget_remaining_ratio": budget,
-            "burn_rates": burns, "status": status}
-
-
-def slo_snapshot(slo_state: Any) -> list[dict]:
-    if slo_state is None or not hasattr(slo_state, "snapshot"):
-        return []
-    try:
-        raw = slo_state.snapshot()
-    except Exception:  # noqa: BLE001 - the registries part of the page must survive a broken SLO state
-        log.exception("SLO state snapshot failed; the status page shows no SLOs")
-        return []
-    if isinstance(raw, dict):
-        raw = raw.get("slos", list(raw.values()))
-    return [slo_entry(item) for item in raw or [] if isinstance(item, dict)]
 
 
 def build_status(config: Any, recent: dict, slos: list[dict], *, now: float | None = None,

@@ -23,6 +23,14 @@ from tests.unit.status.dom import Elements
 
 SETTLE = 20.0  # seconds for every probe and one replication check to succeed (a round takes ~1 s)
 PROBES = ("ping", "push", "pull")
+SLOS = [  # one-day periods: alert windows scaled down to minutes
+    {"name": "pull-availability", "description": "Test images can be pulled in every region",
+     "sli": {"kind": "availability", "source": "probe", "operation": "pull"}, "objective": 99, "period": "1d"},
+    {"name": "push-latency", "sli": {"kind": "latency", "source": "probe", "operation": "push", "threshold": "2s"},
+     "objective": 95, "period": "1d"},
+    {"name": "replication-freshness", "sli": {"kind": "freshness", "source": "us", "threshold": "5s"},
+     "objective": 99, "period": "1d"},
+]
 
 
 @dataclass
@@ -42,6 +50,8 @@ class Stack:
     def wait(self, condition, what: str, timeout: float = SETTLE) -> dict:
         deadline = time.monotonic() + timeout
         while True:
+            # SLOState samples every 15 s on its own; sample now so burn rates follow within this test
+            self.service.slo_state.sample()
             status = self.status()
             if condition(status):
                 return status
@@ -57,7 +67,8 @@ def registry(status: dict, name: str) -> dict:
 def healthy(status: dict) -> bool:
     regs_ok = all(r["status"] == "ok" and [p["probe"] for p in r["probes"]] == list(PROBES)
                   for r in status["registries"])
-    return regs_ok and all(p["outcome"] == "ok" for p in status["replication"])
+    slos_ok = all(any(b["rate"] is not None for b in o["burn_rates"]) for o in status["slos"])
+    return regs_ok and slos_ok and all(p["outcome"] == "ok" for p in status["replication"])
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +85,8 @@ def stack(tmp_path_factory):
         regs = [registry_entry(us, region="us-east"), registry_entry(eu, region="eu-west")]
         config = load_config(write_config(
             tmp / "regslo.yml", regs, probes={"interval": "1s", "timeout": "1s", "jitter": 0},
-            replication=[{"source": "us", "destination": "eu", "timeout": "5s", "poll_interval": "0.2s"}]))
+            replication=[{"source": "us", "destination": "eu", "timeout": "5s", "poll_interval": "0.2s"}],
+            slos=SLOS))
         service = Service(config, f"127.0.0.1:{free_port()}", instance="status-test")
         service.start()
         yield Stack(f"http://127.0.0.1:{service.server.port}", us, eu, config, service, tmp)
@@ -106,6 +118,12 @@ def test_api_reports_both_registries_with_real_values(stack):
     # the replicator copies 0.5 s after the push event: the lag is real and at least that
     assert pair["status"] == "ok" and 0.5 <= pair["lag_seconds"] < 5
     assert "history" not in stack.status(history="0")["registries"][0]
+    assert [o["name"] for o in status["slos"]] == [o["name"] for o in SLOS]
+    for slo in status["slos"]:
+        assert slo["objective_ratio"] in (0.99, 0.95) and slo["period"] == "1d" and slo["alert"] is None
+        assert [b["window"] for b in slo["burn_rates"]][:2] == ["1m", "2m"]
+        assert all(b["rate"] == 0.0 and b["level"] is None for b in slo["burn_rates"])  # nothing failed
+        assert slo["status"] == "ok" and {t["severity"] for t in slo["tiers"]} == {"page", "ticket"}
 
 
 def test_page_in_chromium_shows_registries_and_replication(stack):
@@ -127,7 +145,10 @@ def test_page_in_chromium_shows_registries_and_replication(stack):
     (rep,) = doc.find("tr", class_="replication", data_source="us", data_destination="eu")
     assert rep["data-status"] == "ok" and float(rep["data-lag"]) >= 0.5
     assert len(doc.find("svg", class_="chart")) == 3  # duration per registry + the replication lag
-    assert doc.find("p", id="no-slos")  # no SLOs configured: the page says so instead of an empty table
+    rows = doc.find("tr", class_="slo")
+    assert [r["data-slo"] for r in rows] == [o["name"] for o in SLOS] and {r["data-status"] for r in rows} == {"ok"}
+    assert {a["data-value"] for a in doc.find("td", class_="objective")} == {"0.99", "0.95"}
+    assert {a["data-rate"] for a in doc.find("span", class_="burn", data_window="1m")} == {"0.0"}
     text = " ".join(doc.text)
     assert "s ago" in text and time.strftime("%Y-%m-%dT", time.gmtime()) in text
     png = screenshot(stack.url + "/", "status-healthy.png", stack.tmp / "chromium")
@@ -153,4 +174,8 @@ def test_stopped_registry_shows_failing_with_reason(stack):
     assert doc.find("tr", class_="failure", data_registry="eu", data_reason="connect")
     assert doc.find("span", id="overall", data_status="critical")
     assert "Connection refused" in " ".join(doc.text)
+    # the failed pulls burn the pull SLO's budget: over the short windows it burns faster than 1x
+    stack.service.slo_state.sample()
+    slo = next(o for o in stack.status()["slos"] if o["name"] == "pull-availability")
+    assert slo["burn_rates"][0]["rate"] > 1 and slo["status"] != "ok"
     screenshot(stack.url + "/", "status-failing.png", stack.tmp / "chromium")

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from regslo.config import parse_config
-from regslo.outputs.status import Redactor, ago, build_status, public_url, slo_entry, slo_snapshot, worst
+from regslo.outputs.status import Redactor, ago, build_status, public_url, worst
+from regslo.outputs.status_slo import slo_entry, slo_snapshot
 from regslo.sli.recent import RecentResults
 from regslo.sources.probes.results import ProbeResult, ReplicationResult
 
