@@ -81,7 +81,7 @@ def _parse_one(sec: Section, errors: Errors, config: Any, min_window: float,
             errors.add(sec.key("objective"), f"must be a percentage between 0 and 100 (exclusive), got {objective:g}")
             objective = None
         elif objective >= 99.99:
-            errors.warn(sec.key("objective"), f"{objective:g}% leaves {format_duration(2592000 * (100 - objective) / 100)} "
+            errors.warn(sec.key("objective"), f"{objective:g}% leaves {format_duration(round(2592000 * (100 - objective) / 100))} "
                                               "of errors per 30 days: alerts will be noisy and slow probes cannot prove it")
     period = sec.duration("period", 30 * 86400.0)
     if period is not None and (period < MIN_PERIOD or period % 300):

@@ -290,10 +290,12 @@ class Builder:
                     exprs.append({"expr": f'{name}{{slo="{self.slo.name}",window="{format_duration(w)}"}}',
                                   "eval_time": format_duration(inside), "exp_samples": []})
         labels = ",".join(f'{k}="{v}"' for k, v in self.slo.rule_labels().items())
-        budget = sim.budget_remaining(after)
-        self.require(budget == 1.0, "the period SLI survives the gap")
+        budget = sim.budget_remaining(after)  # None only when the whole period lies inside the gap
+        self.require(budget == 1.0 or (budget is None and self.slo.period <= after - clean),
+                     "the period SLI survives the gap")
+        samples = [] if budget is None else [{"labels": f"{R.BUDGET_REMAINING}{{{labels}}}", "value": budget}]
         exprs.append({"expr": f'{R.BUDGET_REMAINING}{{slo="{self.slo.name}"}}', "eval_time": format_duration(after),
-                      "exp_samples": [{"labels": f"{R.BUDGET_REMAINING}{{{labels}}}", "value": budget}]})
+                      "exp_samples": samples})
         return self.group(f"traffic gap: no alert and no NaN; no-data alert after {format_duration(window)}",
                           sim, alerts, exprs)
 
