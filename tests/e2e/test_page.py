@@ -1,8 +1,8 @@
 """A region breaks, the page arrives; every dashboard query has data; the region returns, the page resolves.
 
 Real processes only (see conftest.py). The tests run in file order on one module-scoped stack: the outage
-test leaves region ``us`` down, so the dashboard queries run while a page fires and failures exist, and the
-last test brings ``us`` back. The bounds are derived in conftest.page_bound / resolve_bound and documented in
+test leaves region ``eu`` (the replication destination) down, so the dashboard queries run while a page
+fires, failures exist and replication checks time out, and the last test brings ``eu`` back. The bounds are derived in conftest.page_bound / resolve_bound and documented in
 docs/demo.md ("How long until a page").
 """
 
@@ -21,7 +21,7 @@ STATE: dict = {}
 
 
 def _settled(stack) -> bool:
-    burn = query(stack, 'regslo_slo:burn_rate{slo="pull-us"}')["result"]
+    burn = query(stack, 'regslo_slo:burn_rate{slo="pull-eu"}')["result"]
     firing = query(stack, 'ALERTS{alertstate="firing",severity="page"}')["result"]
     success = query(stack, 'regslo_probe_last_success_timestamp_seconds{probe="pull"} > 0')["result"]
     return len(burn) >= 2 and not firing and len(success) == 2
@@ -30,13 +30,13 @@ def _settled(stack) -> bool:
 def test_page_arrives_within_bound_when_a_region_stops(stack):
     assert stack.features == {"logs": True, "slos": True, "rules": True}, stack.features
     wait_until(lambda: _settled(stack), 90, what="stack settled (burn rates recorded, no page firing)")
-    bound = page_bound(stack, "pull-us")
+    bound = page_bound(stack, "pull-eu")
     t_break = time.time()
-    stack.break_region("us")
-    page = stack.receiver.wait_for(lambda a: a.status == "firing" and a.matches(severity="page", slo="pull-us",
-                                                                                registry="us"),
+    stack.break_region("eu")
+    page = stack.receiver.wait_for(lambda a: a.status == "firing" and a.matches(severity="page", slo="pull-eu",
+                                                                                registry="eu"),
                                    timeout=bound + 30, since=t_break)
-    assert page is not None, f"no page for pull-us/us within {bound + 30:.0f}s: {stack.receiver.alerts}"
+    assert page is not None, f"no page for pull-eu/eu within {bound + 30:.0f}s: {stack.receiver.alerts}"
     elapsed = page.received - t_break
     print(f"page after {elapsed:.1f}s (bound {bound:.1f}s)")
     assert elapsed <= bound, f"page took {elapsed:.1f}s, bound {bound:.1f}s"
@@ -44,7 +44,7 @@ def test_page_arrives_within_bound_when_a_region_stops(stack):
     assert {"long_window", "short_window", "burn_rate"} <= set(page.labels)
     assert page.annotations.get("runbook_url") and page.annotations.get("summary")
     # the healthy region does not page
-    assert not [a for a in stack.receiver.alerts if a.received >= t_break and a.matches(registry="eu", severity="page")]
+    assert not [a for a in stack.receiver.alerts if a.received >= t_break and a.matches(registry="us", severity="page")]
     STATE["broken_at"] = t_break
 
 
@@ -94,23 +94,23 @@ def test_every_dashboard_panel_query_returns_data(stack):
 
 
 def test_page_resolves_after_the_region_returns(stack):
-    if stack.regions["us"].state == "up":
+    if stack.regions["eu"].state == "up":
         pytest.skip("needs the outage of the first test")
-    bound = resolve_bound(stack, "pull-us")
+    bound = resolve_bound(stack, "pull-eu")
     fired = {tuple(sorted(a.labels.items())) for a in stack.receiver.alerts
-             if a.status == "firing" and a.matches(severity="page", slo="pull-us", registry="us")}
+             if a.status == "firing" and a.matches(severity="page", slo="pull-eu", registry="eu")}
     assert fired
     t_fix = time.time()
-    stack.fix_region("us")
+    stack.fix_region("eu")
 
     def all_resolved() -> bool:
         done = {tuple(sorted(a.labels.items())) for a in stack.receiver.alerts
                 if a.received >= t_fix and a.status == "resolved"}
         return fired <= done
 
-    wait_until(all_resolved, bound + 30, interval=0.2, what=f"every pull-us page resolved ({len(fired)} tiers)")
-    last = max(a.received for a in stack.receiver.alerts if a.status == "resolved" and a.matches(slo="pull-us"))
+    wait_until(all_resolved, bound + 30, interval=0.2, what=f"every pull-eu page resolved ({len(fired)} tiers)")
+    last = max(a.received for a in stack.receiver.alerts if a.status == "resolved" and a.matches(slo="pull-eu"))
     elapsed = last - t_fix
     print(f"resolved after {elapsed:.1f}s (bound {bound:.1f}s)")
     assert elapsed <= bound, f"resolution took {elapsed:.1f}s, bound {bound:.1f}s"
-    assert not query(stack, 'ALERTS{alertstate="firing",severity="page",slo="pull-us"}')["result"]
+    assert not query(stack, 'ALERTS{alertstate="firing",severity="page",slo="pull-eu"}')["result"]
