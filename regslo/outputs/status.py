@@ -249,9 +249,23 @@ def charts(status: dict, hours: float) -> dict:
     return out
 
 
+def group_failures(failures: list[dict], limit: int = 20) -> list[dict]:
+    """Newest-first failures with the same subject, reason and message folded into one row with a count
+    and the time of the first, so an outage of one registry does not push everything else off the page."""
+    groups: dict[tuple, dict] = {}
+    for f in failures:
+        key = (f["subject"], f["reason"], f["message"])
+        if key in groups:
+            groups[key]["count"] += 1
+            groups[key]["first_time"] = f["time"]
+        elif len(groups) < limit:
+            groups[key] = {**f, "count": 1, "first_time": f["time"]}
+    return list(groups.values())
+
+
 def render_html(status: dict, hours: float = DEFAULT_HOURS) -> str:
     return _env.get_template("status.html.j2").render(s=status, charts=charts(status, hours), hours=hours,
-                                                      phases=PHASES)
+                                                      phases=PHASES, failures=group_failures(status["failures"]))
 
 
 def _hours(query: str) -> float:

@@ -99,3 +99,13 @@ def test_status_strip_draws_failures_on_top():
     out = str(svg.status_strip([(110, True), (120, False), (130, True), (50, False)], 100, 200))
     assert out.count('class="ok"') == 2 and out.count('class="bad"') == 1  # t=50 is outside the window
     assert out.rindex('class="bad"') > out.rindex('class="ok"')
+
+
+def test_repeated_failures_fold_into_one_row_with_a_count():
+    results = [ProbeResult("us", "us-east", "push", False, 0.1, "auth", "401", timestamp=NOW - 30 + i)
+               for i in range(5)]
+    _, html = page(results)
+    rows = Elements(html).find("tr", class_="failure")
+    assert [(r["data-registry"], r["data-reason"], r["data-count"]) for r in rows] == [
+        ("eu", "connect", "1"), ("us", "auth", "5")]
+    assert "since 2027-01-15T07:59:30Z" in html
