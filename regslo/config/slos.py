@@ -89,6 +89,9 @@ def _parse_one(sec: Section, errors: Errors, config: Any, min_window: float,
         period = None
     labels = _parse_labels(sec, errors)
     runbook = sec.str("runbook_url")
+    for key in ("description", "runbook_url"):
+        if "{{" in str(sec.raw.get(key) or "") or "}}" in str(sec.raw.get(key) or ""):
+            errors.add(sec.key(key), "must not contain {{ or }}: it goes into Prometheus alert templates")
     default_no_data = 3600.0 if sli is not None and sli.source == "logs" else 900.0
     no_data = sec.duration("no_data_after", default_no_data)
     if no_data is not None and no_data < 600:

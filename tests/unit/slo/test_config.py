@@ -101,7 +101,9 @@ def test_structural_mistakes_each_get_a_key_path():
     found = problems(config_with(
         slo(name="Bad Name", labels={"slo": "x", "9x": "y"}, period="10m", extra=1),
         slo(name="dup"), slo(name="dup"),
-        slo(name="t", sli={"kind": "availability", "source": "probe", "operation": "pull", "threshold": "1s"})))
+        slo(name="t", sli={"kind": "availability", "source": "probe", "operation": "pull", "threshold": "1s"}),
+        slo(name="u", description="pulls {{ fail }}")))
+    assert "slos[4].description: must not contain {{ or }}: it goes into Prometheus alert templates" in found
     assert "slos[0].extra: unknown key (known: description, labels, name, no_data_after, " \
            "objective, period, runbook_url, sli, tiers)" in found
     assert any(p.startswith("slos[0].name: must be lowercase") for p in found)
