@@ -72,3 +72,11 @@ def default_tiers(period: float, error_budget: float, min_window: float) -> tupl
 def max_burn_rate(error_budget: float) -> float:
     """An error ratio of 100 % burns the budget at 1 / (1 - objective)."""
     return 1.0 / error_budget
+
+
+def detection_bound(slo, severity: str = "page", error_ratio: float = 1.0) -> float | None:
+    """Seconds from the start of an outage with ``error_ratio`` until the first ``severity`` tier fires
+    (before adding one evaluation interval, one scrape interval and Alertmanager's group_wait), or None
+    when the SLO has no tier of that severity. docs/slo.md: "Page-arrival bound"."""
+    times = [t.detection_time(slo.error_budget, error_ratio) for t in slo.tiers if t.severity == severity]
+    return min(times) if times else None

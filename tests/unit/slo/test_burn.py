@@ -58,3 +58,13 @@ def test_every_default_tier_can_fire_and_fits_the_period(period, budget):
         assert tier.burn_rate < 1 / budget
         assert 60 <= tier.short_window <= tier.long_window <= period
         assert tier.long_window % 15 == 0 and tier.short_window % 15 == 0
+
+
+def test_detection_bound_of_an_slo():
+    from regslo.slo.burn import detection_bound
+    from regslo.slo.model import SLISpec, SLO
+    found, _ = default_tiers(DAY, 0.01, 60)
+    slo = SLO(name="d", sli=SLISpec("availability", "probe", "ping"), objective=99, period=DAY, tiers=found)
+    assert detection_bound(slo) == pytest.approx(17.28)  # the docs' example: 0.01 x 14.4 x 120 s
+    assert detection_bound(slo, "ticket") == pytest.approx(0.01 * 3 * 2880)
+    assert detection_bound(SLO(name="n", sli=slo.sli, objective=99, period=DAY, tiers=())) is None

@@ -1,0 +1,54 @@
+"""The generated Alertmanager config in a real Alertmanager: a ticket is inhibited while its SLO pages."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import require
+from tests.support.registry import free_port, wait_port
+
+
+@pytest.fixture
+def alertmanager(generated, tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([require("prometheus-alertmanager"),
+                             f"--config.file={generated / 'alerts' / 'alertmanager.yml'}",
+                             f"--storage.path={tmp_path}", f"--web.listen-address=127.0.0.1:{port}",
+                             "--cluster.listen-address="],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def alert(name: str, severity: str, slo: str, **extra: str) -> dict:
+    return {"labels": {"alertname": name, "severity": severity, "slo": slo, "registry": "us", **extra},
+            "annotations": {"summary": f"{slo} {severity}"}}
+
+
+def test_ticket_is_inhibited_while_the_page_of_the_same_slo_fires(alertmanager):
+    alerts = [alert("RegsloBurnRatePage", "page", "pull", long_window="1h"),
+              alert("RegsloBurnRateTicket", "ticket", "pull", long_window="1d"),
+              alert("RegsloBurnRateTicket", "ticket", "push", long_window="1d")]
+    with httpx.Client(base_url=alertmanager, timeout=10) as client:
+        assert client.post("/api/v2/alerts", json=alerts).status_code == 200
+        deadline = time.monotonic() + 10
+        while True:
+            got = {(a["labels"]["slo"], a["labels"]["severity"]): a["status"] for a in client.get("/api/v2/alerts").json()}
+            if len(got) == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert got[("pull", "ticket")]["state"] == "suppressed" and got[("pull", "ticket")]["inhibitedBy"]
+    assert got[("pull", "page")]["state"] == "active"
+    assert got[("push", "ticket")]["state"] == "active"  # another SLO's page does not hide it
