@@ -7,7 +7,8 @@ periods is the *budget share* a tier has spent when it fires (2 %, 5 %, 10 %, 10
 
 gives 14.4 for 30d, 13.44 for 28d, 3.36 for 7d. Short periods (1 day or less) are for demos and fast
 feedback: their windows shrink by ``period / 30d`` (rounded to a multiple of 15 s) so a 1-hour SLO pages
-within seconds, keeping the workbook burn rates, and then every window is floored at ``min_window`` (never shorter than two probe intervals, so a window holds data).
+within seconds, keeping the workbook burn rates; then every window is floored at ``min_window`` (never
+shorter than two probe intervals, so a window holds data).
 docs/slo.md states the same rule; the end-to-end tests derive their page-arrival bound from it.
 """
 
