@@ -170,6 +170,43 @@ class LogMetrics(Collector):
             for reg, lim_data in dict(data.get("limiters", {})).items():
                 self.limiter(reg).load(lim_data)
 
+    def merge(self, dumps: list[dict[str, Any]]) -> None:
+        """Add the totals of several ``dump()``s (parallel replay of one file's parts).
+
+        Repositories are re-limited over the combined counts: the ``top_k`` busiest per registry keep
+        their series, the rest are folded into ``__other__``.
+        """
+        repo_rows: list[tuple[tuple, int]] = []
+        with self.lock:
+            st = self.state
+            for data in dumps:
+                if list(data.get("buckets", [])) != list(self.buckets):
+                    raise ValueError("parts were counted with other histogram buckets")
+                for kind in (*self.KINDS, "dur"):
+                    target = st[kind]
+                    for row in data.get(kind, []):
+                        key, value = tuple(row[:-1]), row[-1]
+                        if kind == "repos":
+                            repo_rows.append((key, value))
+                        elif kind == "dur":
+                            old = target.get(key)
+                            target[key] = list(value) if old is None else [a + b for a, b in zip(old, value)]
+                        elif kind == "last_line":
+                            target[key] = max(target.get(key, 0.0), value)
+                        else:
+                            target[key] = target.get(key, 0) + value
+            totals: dict[str, dict[str, int]] = {}
+            for (reg, repo, _op), value in repo_rows:
+                if repo != OTHER:
+                    per = totals.setdefault(reg, {})
+                    per[repo] = per.get(repo, 0) + value
+            keep = {reg: set(sorted(per, key=per.__getitem__, reverse=True)[: self.top_k]) for reg, per in totals.items()}
+            for (reg, repo, op), value in repo_rows:
+                key = (reg, repo if repo in keep.get(reg, ()) else OTHER, op)
+                st["repos"][key] = st["repos"].get(key, 0) + value
+            for reg, repos in keep.items():
+                self.limiter(reg).admitted = set(repos)
+
     # -- exposition -------------------------------------------------------------------------------------
     def describe(self) -> Iterator:
         return iter(())

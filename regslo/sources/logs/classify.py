@@ -22,6 +22,29 @@ def classify(method: str, uri: str) -> tuple[str, str | None]:
         path = path[:cut]
     if not path.startswith("/v2/"):
         return "other", None
+    # Fast path: the keyword is the next-to-last segment (/v2/<name>/manifests/<ref>, .../blobs/<digest>,
+    # .../tags/list, .../referrers/<d>, .../blobs/uploads/<uuid>); anything else takes the general path.
+    slash = path.rfind("/")
+    prev = path.rfind("/", 0, slash)
+    if prev > 4:
+        kind, last = path[prev + 1:slash], path[slash + 1:]
+        if last:
+            if kind == "manifests":
+                repo = path[4:prev]
+                if method in _READ:
+                    return "pull", repo
+                return ("push" if method == "PUT" else "delete" if method == "DELETE" else "other"), repo
+            if kind == "blobs":
+                repo = path[4:prev]
+                if last == "uploads":
+                    return "push", repo
+                if method in _READ:
+                    return "pull", repo
+                return ("delete" if method == "DELETE" else "other"), repo
+            if kind == "uploads" and path.endswith("/blobs", 0, prev):
+                before = path.rfind("/", 0, prev)
+                if before > 4:
+                    return "push", path[4:before]
     rest = path[4:]
     if not rest:
         return ("ping" if method in _READ else "other"), None

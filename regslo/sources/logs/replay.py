@@ -8,6 +8,8 @@ Needs no config file: ``--registry`` is only the label value.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import re
 import sys
 from typing import BinaryIO
@@ -19,6 +21,8 @@ from regslo.sources.logs.formats import FORMATS, make_parser
 from regslo.sources.logs.pipeline import LineSplitter, feed_lines
 
 CHUNK = 4 * 1024 * 1024
+PARALLEL_FORMATS = ("distribution-json", "distribution-text", "combined", "distribution", "nginx", "harbor-audit")
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -30,30 +34,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-line-bytes", type=int, default=65536, metavar="N",
                         help="longer lines count as malformed (default 65536)")
     parser.add_argument("--log-format", metavar="STRING", help="nginx log_format of the files (nginx only)")
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="processes for files over 64MiB (default: the number of CPUs)")
     parser.add_argument("files", nargs="+", metavar="FILE", help="log files ('-' for standard input)")
 
 
-def replay_stream(stream: BinaryIO, parser, sink, max_line_bytes: int) -> None:
+def replay_stream(stream, parser, sink, max_line_bytes: int, final: bool = True) -> None:
     splitter = LineSplitter(max_line_bytes)
     pending = b""
     while True:
         chunk = stream.read(CHUNK)
         data = pending + chunk if pending else chunk
-        lines, consumed = splitter.feed(data, final=not chunk)
+        lines, consumed = splitter.feed(data, final=final and not chunk)
         feed_lines(lines, parser, sink)
         pending = data[consumed:]
         if not chunk:
             return
 
 
+class _Range:
+    """A binary stream limited to ``[start, end)`` of a file."""
+
+    def __init__(self, f: BinaryIO, start: int, end: int):
+        f.seek(start)
+        self.f, self.left = f, end - start
+
+    def read(self, n: int) -> bytes:
+        data = self.f.read(min(n, self.left)) if self.left > 0 else b""
+        self.left -= len(data)
+        return data
+
+
+def _split(path: str, parts: int) -> list[tuple[int, int]]:
+    """Byte ranges that each start at a line start, covering the file exactly once."""
+    size = os.path.getsize(path)
+    cuts = [0]
+    with open(path, "rb") as f:
+        for i in range(1, parts):
+            f.seek(max(size * i // parts, cuts[-1]))
+            f.readline()
+            cuts.append(min(f.tell(), size))
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def _replay_part(args: tuple) -> dict:
+    path, start, end, final, fmt, registry_name, top_k, max_line_bytes, log_format = args
+    metrics = LogMetrics(None, top_k=top_k)
+    parser = make_parser(fmt, {"log_format": log_format})
+    sink = metrics.sink(registry_name, path)
+    with open(path, "rb") as f, metrics.lock:
+        replay_stream(_Range(f, start, end), parser, sink, max_line_bytes, final=final)
+    return metrics.dump()
+
+
 def replay(files: list[str], fmt: str, registry_name: str, *, top_k: int = 100, max_line_bytes: int = 65536,
-           log_format: str | None = None) -> CollectorRegistry:
-    """Parse every file into a fresh CollectorRegistry (``OSError``/``ValueError`` on bad input)."""
+           log_format: str | None = None, jobs: int = 1) -> CollectorRegistry:
+    """Parse every file into a fresh CollectorRegistry (``OSError``/``ValueError`` on bad input).
+
+    With ``jobs > 1`` large files of stateless formats are cut into line-aligned parts parsed by
+    separate processes and merged (notifications stay sequential: de-duplication depends on order).
+    """
     registry = CollectorRegistry()
     metrics = LogMetrics(registry, top_k=top_k)
     parser = make_parser(fmt, {"log_format": log_format})
-    with metrics.lock:
-        for name in files:
+    for name in files:
+        if name != "-" and jobs > 1 and fmt in PARALLEL_FORMATS and os.path.getsize(name) >= PARALLEL_MIN_BYTES:
+            ranges = _split(name, jobs)
+            work = [(name, a, b, b == ranges[-1][1], fmt, registry_name, top_k, max_line_bytes, log_format)
+                    for a, b in ranges]
+            with multiprocessing.get_context("fork").Pool(len(work)) as pool:
+                metrics.merge(pool.map(_replay_part, work))
+            continue
+        with metrics.lock:
             sink = metrics.sink(registry_name, name)
             if name == "-":
                 replay_stream(sys.stdin.buffer, parser, sink, max_line_bytes)
@@ -72,6 +125,8 @@ def main(args: argparse.Namespace) -> int:
         problems.append(f"--top-k: must be >= 1, got {args.top_k}")
     if args.max_line_bytes < 64:
         problems.append(f"--max-line-bytes: must be >= 64, got {args.max_line_bytes}")
+    if args.jobs < 1:
+        problems.append(f"--jobs: must be >= 1, got {args.jobs}")
     if args.log_format and args.format != "nginx":
         problems.append("--log-format: only applies to --format nginx")
     for line in problems:
@@ -80,7 +135,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         registry = replay(args.files, args.format, args.registry, top_k=args.top_k,
-                          max_line_bytes=args.max_line_bytes, log_format=args.log_format)
+                          max_line_bytes=args.max_line_bytes, log_format=args.log_format, jobs=args.jobs)
     except OSError as exc:
         print(f"error: {exc.filename or 'input'}: cannot read: {exc.strerror}", file=sys.stderr)
         return 2

@@ -31,3 +31,23 @@ def test_replay_errors_are_clear(tmp_path, capsys):
     assert "must contain $status" in capsys.readouterr().err
     assert main(["logs", "replay", "-f", "combined", "-r", "r1", str(tmp_path)]) == 2  # a directory
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_parallel_replay_equals_sequential(tmp_path, monkeypatch, samples):
+    from prometheus_client import generate_latest
+
+    from regslo.sources.logs import replay as replay_module
+    big = tmp_path / "big.log"
+    lines = (samples / "r1-json-mixed.log").read_bytes()
+    big.write_bytes(lines * 40 + b"x" * 300 + b"\n" + b"tail without newline")
+    monkeypatch.setattr(replay_module, "PARALLEL_MIN_BYTES", 1)
+
+    def exposition(jobs, top_k):
+        text = generate_latest(replay_module.replay([str(big)], "distribution", "r1", jobs=jobs, top_k=top_k,
+                                                    max_line_bytes=256)).decode()
+        return sorted(line for line in text.splitlines() if "last_line_timestamp" not in line)
+
+    assert exposition(3, 100) == exposition(1, 100)
+    parallel = exposition(3, 1)  # re-limited after the merge: one repository plus __other__
+    repos = {line.split('repository="')[1].split('"')[0] for line in parallel if 'repository="' in line}
+    assert len(repos) == 2 and "__other__" in repos
