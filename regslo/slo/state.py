@@ -131,6 +131,7 @@ class SLOState(Collector):
         self.trackers = {slo.name: _Tracker(slo, interval) for slo in self.slos}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._reading = threading.local()  # set while sampling: source and target may be one registry
         if target_registry is not None:
             target_registry.register(self)
 
@@ -139,7 +140,12 @@ class SLOState(Collector):
         """Current cumulative (valid, bad) events per SLO; None when no valid series exists yet."""
         sums: dict[str, list[float | None]] = {slo.name: [None, None, None] for slo in self.slos}
         queries = [(name, t.query) for name, t in self.trackers.items()]
-        for family in self.source.collect():
+        self._reading.active = True
+        try:
+            families = list(self.source.collect())
+        finally:
+            self._reading.active = False
+        for family in families:
             for sample in family.samples:
                 for name, q in queries:
                     for k, sel in enumerate((q.valid, q.bad, q.good)):
@@ -212,6 +218,8 @@ class SLOState(Collector):
         return iter(())
 
     def collect(self) -> Iterator:
+        if getattr(self._reading, "active", False):  # our own sampling pass: nothing to read here
+            return
         objective = GaugeMetricFamily("regslo_slo_objective_ratio", "SLO objective as a ratio.", labels=["slo"])
         budget = GaugeMetricFamily("regslo_slo_error_budget_remaining_ratio",
                                    "Share of the period's error budget left (negative when overspent).",

@@ -116,3 +116,14 @@ def test_snapshot_values_are_plain_json_numbers(probes):
         state.sample(now=t)
     text = json.dumps(state.snapshot())
     assert "NaN" not in text and not math.isnan(json.loads(text)[0]["sli"])
+
+
+def test_one_registry_can_be_both_source_and_target(probes):
+    reg, runs, _, _ = probes
+    state = SLOState([make_slo()], reg, reg)  # as `regslo run` wires it
+    for t in range(0, 601, 60):
+        runs.labels("us", "us-east", "pull").inc()
+        state.sample(now=t)
+    exposed = values(reg)
+    assert exposed[("regslo_slo_burn_rate", (("slo", "pull"), ("window", "5m")))] == 0.0
+    assert exposed[("regslo_probe_runs_total", (("probe", "pull"), ("region", "us-east"), ("registry", "us")))] == 11
