@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from regslo.config import Config
+from regslo.slo.burn import detection_bound
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,9 @@ def _slo(config: Config, name: str):
 def page_bound(config: Config, timing, slo_name: str) -> Bound:
     """Seconds from a registry breaking (every probe fails) to the page at the webhook receiver."""
     slo = _slo(config, slo_name)
-    detection = min(slo.error_budget * tier.burn_rate * max(tier.long_window, tier.short_window)
-                    for tier in slo.tiers if tier.severity == "page")
+    detection = detection_bound(slo, "page")  # docs/slo.md "Page-arrival bound": min of B x burn x long window
+    if detection is None:
+        raise ValueError(f"SLO {slo_name!r} has no page tier")
     parts = (("probe interval", config.probes.interval), ("probe timeout", config.probes.timeout),
              ("detection", round(detection, 2)), ("scrape", timing.scrape_interval),
              ("evaluation", timing.evaluation_interval), ("group_wait", timing.group_wait))
