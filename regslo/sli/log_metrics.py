@@ -141,7 +141,7 @@ class LogMetrics(Collector):
         repos = self.state["repos"]
         for registry, lim in self.limiters.items():
             if lim.evicted:
-                gone = set(lim.evicted)
+                gone = set(lim.evicted) - lim.admitted  # re-admitted meanwhile: keep counting on
                 lim.evicted.clear()
                 for key in [k for k in repos if k[0] == registry and k[1] in gone]:
                     del repos[key]
