@@ -78,10 +78,10 @@ def _is_generated(path: Path) -> bool:
 
 def main(args: argparse.Namespace) -> int:
     if args.import_openslo:
-        from regslo.outputs.openslo import ImportError_, import_file
+        from regslo.outputs.openslo import OpenSLOImportError, import_file
         try:
             print(import_file(Path(args.import_openslo)), end="")
-        except ImportError_ as exc:
+        except OpenSLOImportError as exc:
             for line in exc.problems:
                 print(f"error: {line}", file=sys.stderr)
             return 2

@@ -40,7 +40,7 @@ THRESHOLD_KINDS = {"regslo_probe_duration_seconds": ("latency", "probe"),
                    "regslo_replication_lag_seconds": ("freshness", "replication")}
 
 
-class ImportError_(ValueError):
+class OpenSLOImportError(ValueError):
     """The OpenSLO file cannot be imported; ``problems`` name the document and key."""
 
     def __init__(self, problems: list[str]):
@@ -192,14 +192,14 @@ def _import_slo(doc: dict, slis: dict[str, dict], index: int, problems: list[str
 
 
 def import_text(text: str, source: str = "<openslo>") -> str:
-    """The ``slos:`` YAML equivalent to the OpenSLO documents in ``text``; raises ``ImportError_``."""
+    """The ``slos:`` YAML equivalent to the OpenSLO documents in ``text``; raises ``OpenSLOImportError``."""
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
-        raise ImportError_([f"{source}: invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+        raise OpenSLOImportError([f"{source}: invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
     problems: list[str] = []
     if not all(isinstance(d, dict) for d in docs):
-        raise ImportError_([f"{source}: every document must be a mapping"])
+        raise OpenSLOImportError([f"{source}: every document must be a mapping"])
     slis = {(d.get("metadata") or {}).get("name"): d for d in docs if d.get("kind") == "SLI"}
     out = []
     for i, doc in enumerate(docs):
@@ -214,7 +214,7 @@ def import_text(text: str, source: str = "<openslo>") -> str:
     if not out and not problems:
         problems.append(f"{source}: no OpenSLO v1 SLO documents found")
     if problems:
-        raise ImportError_(problems)
+        raise OpenSLOImportError(problems)
     return dump({"slos": out}, header=f"Imported from {source} by `regslo generate --import-openslo`; "
                                       "paste into your regslo config and run check-config")
 
@@ -223,7 +223,7 @@ def import_file(path: Path) -> str:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ImportError_([f"{path}: cannot read: {exc.strerror}"]) from None
+        raise OpenSLOImportError([f"{path}: cannot read: {exc.strerror}"]) from None
     return import_text(text, str(path))
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from regslo.outputs.yamltext import dump
 from regslo.slo.model import SLO, Tier, number, period_text
+from regslo.slo.settings import AlertingSettings, DashboardSettings
 from regslo.slo.sli import EventQuery, Selector, event_query
 from regslo.units import format_duration
 
@@ -154,21 +156,18 @@ def rule_group(slo: SLO, runbook_base: str = "docs/runbooks", dashboards_url: st
 
 def settings_of(config: Any) -> tuple[str, str]:
     """(runbook base URL, dashboards URL) with defaults when the sections are absent."""
-    from regslo.slo.settings import AlertingSettings, DashboardSettings
     alerting = getattr(config, "alerting", None) or AlertingSettings()
     dashboards = getattr(config, "dashboards", None) or DashboardSettings()
     return alerting.runbook_base_url, dashboards.url
 
 
 def rules_file(slo: SLO, config: Any) -> str:
-    from regslo.outputs.yamltext import dump
     runbooks, dashboards = settings_of(config)
     return dump({"groups": [rule_group(slo, runbooks, dashboards)]}, header=f"{HEADER}\nSLO {slo.name}")
 
 
 def prometheus_rule(config: Any, name: str = "regslo-slos", namespace: str | None = None) -> str:
     """All SLOs as one prometheus-operator ``PrometheusRule`` resource."""
-    from regslo.outputs.yamltext import dump
     runbooks, dashboards = settings_of(config)
     metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/name": "regslo",
                                                          "app.kubernetes.io/component": "slo-rules"}}

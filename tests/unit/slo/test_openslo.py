@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from regslo.config import load_config, parse_config
-from regslo.outputs.openslo import ImportError_, export, import_text
+from regslo.outputs.openslo import OpenSLOImportError, export, import_text
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "regslo.yml"
 
@@ -86,7 +86,7 @@ def test_threshold_metric_imports_as_a_latency_slo():
     ("kind: Service\n", "no OpenSLO v1 SLO documents found"),
 ])
 def test_unimportable_documents_are_explained(text, message):
-    with pytest.raises(ImportError_) as exc:
+    with pytest.raises(OpenSLOImportError) as exc:
         import_text(text)
     assert any(message in p for p in exc.value.problems), exc.value.problems
 
