@@ -46,7 +46,8 @@ class LogService:
             self.followers.append(SourceFollower(
                 pattern=source.path, parser=parser, sink=sink, lock=self.metrics.lock,
                 max_line_bytes=logs_config.max_line_bytes, start_at=logs_config.start_at,
-                saved=None if saved_sources is None else list(saved_sources.get(source.label, [])),
+                saved=None if saved_sources is None or source.label not in saved_sources  # new source: first start
+                else list(saved_sources[source.label]),
                 grace=max(2.0, 4 * logs_config.poll_interval)))
         self.metrics.publish()
         self._stop = threading.Event()

@@ -19,14 +19,14 @@ def lines(a: int, b: int) -> bytes:
     return b"".join(line(i) for i in range(a, b))
 
 
-def make_service(tmp_path, start_at="beginning", checkpoint=True, pattern="logs/*.log", max_line="1KiB"):
+def make_service(tmp_path, start_at="beginning", checkpoint=True, pattern="logs/*.log", max_line="1KiB", name="src"):
     text = f"""
 registries: [{{name: r1, url: 'http://127.0.0.1:5000'}}]
 logs:
   start_at: {start_at}
   max_line_bytes: {max_line}
   {"checkpoint_dir: state" if checkpoint else ""}
-  sources: [{{path: '{pattern}', format: combined, registry: r1, name: src}}]
+  sources: [{{path: '{pattern}', format: combined, registry: r1, name: {name}}}]
 """
     cfg = parse_config(text, base_dir=tmp_path)
     reg = CollectorRegistry()
@@ -207,3 +207,18 @@ def test_unreadable_checkpoint_starts_fresh(tmp_path, logdir):
     service, reg = make_service(tmp_path)
     service.poll_once()
     assert requests(reg) == 2
+
+
+def test_source_added_later_starts_at_start_at(tmp_path, logdir):
+    append(logdir / "a.log", lines(0, 2))
+    service, reg = make_service(tmp_path, start_at="end")
+    service.poll_once()
+    service.stop()
+    other = tmp_path / "other"
+    other.mkdir()
+    append(other / "b.log", lines(0, 5))  # existed before its source was configured: start at its end
+    service2, reg2 = make_service(tmp_path, start_at="end", pattern="other/*.log", name="other")
+    service2.poll_once()
+    append(other / "b.log", lines(5, 6))
+    service2.poll_once()
+    assert requests(reg2) == 1
