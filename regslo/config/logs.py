@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,19 @@ START_AT = ("end", "beginning")
 _SETTINGS = {"checkpoint_dir", "start_at", "repository_top_k", "max_line_bytes", "poll_interval", "sources",
              "tag_memory", "event_id_memory"}
 _SOURCE_KEYS = {"path", "format", "registry", "log_format", "name"}
+
+
+LOG_FORMAT_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def log_format_problem(log_format: str) -> str | None:
+    """Why an nginx ``log_format`` string cannot be used for request SLIs, or None if it can."""
+    names = {a or b for a, b in LOG_FORMAT_VARIABLE.findall(log_format)}
+    if "status" not in names:
+        return "log_format must contain $status"
+    if "request" not in names and not {"request_method", "request_uri"} <= names:
+        return "log_format must contain $request (or $request_method and $request_uri)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -129,11 +143,9 @@ def _parse_sources(sec: Section, errors: Errors, names: tuple[str, ...], base_di
             if fmt != "nginx":
                 errors.add(src.key("log_format"), "only applies to format nginx")
             else:
-                from regslo.sources.logs.formats.access import compile_log_format
-                try:
-                    compile_log_format(log_format)
-                except ValueError as exc:
-                    errors.add(src.key("log_format"), str(exc))
+                problem = log_format_problem(log_format)
+                if problem:
+                    errors.add(src.key("log_format"), problem)
         name = src.str("name")
         if fmt is None or registry is None:
             continue

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from regslo.sli.buckets import REQUEST_DURATION_BUCKETS
 
@@ -246,7 +247,7 @@ class LogMetrics(Collector):
 
 
 def _fmt(bound: float) -> str:
-    return repr(float(bound))
+    return floatToGoString(bound)  # exactly the le value prometheus_client's own histograms write
 
 
 def _counter(name: str, doc: str, labels: tuple[str, ...], values: dict) -> CounterMetricFamily:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from regslo.config.logs import LOG_FORMAT_VARIABLE, log_format_problem
 from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
 from regslo.sources.logs.classify import classify
 
@@ -14,7 +15,6 @@ _COMBINED = (r'^\S+ \S+ (?:\S+|"' + _Q + r'") \[[^\]]*\] "(?P<request>' + _Q + r
 COMBINED_FORMAT = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
                    '"$http_referer" "$http_user_agent"')
 NGINX_FORMAT = COMBINED_FORMAT + " $request_time $upstream_response_time"
-_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 _CAPTURED = {"request", "request_method", "request_uri", "status", "body_bytes_sent", "bytes_sent",
              "request_time"}
 
@@ -28,7 +28,7 @@ def compile_log_format(log_format: str) -> re.Pattern:
     out = ["^"]
     pos = 0
     named: set[str] = set()
-    for m in _VAR.finditer(log_format):
+    for m in LOG_FORMAT_VARIABLE.finditer(log_format):
         literal = log_format[pos:m.start()]
         out.append(re.escape(literal))
         name = m.group(1) or m.group(2)
@@ -47,10 +47,9 @@ def compile_log_format(log_format: str) -> re.Pattern:
         pos = m.end()
     out.append(re.escape(log_format[pos:]))
     out.append(r"\s*$")
-    if "status" not in named:
-        raise ValueError("log_format must contain $status")
-    if "request" not in named and not {"request_method", "request_uri"} <= named:
-        raise ValueError("log_format must contain $request (or $request_method and $request_uri)")
+    problem = log_format_problem(log_format)
+    if problem:
+        raise ValueError(problem)
     return re.compile("".join(out))
 
 
