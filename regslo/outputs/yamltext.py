@@ -22,7 +22,7 @@ _Dumper.add_representer(str, _str)
 
 def dump(data: Any, header: str = "") -> str:
     """YAML text for ``data``; ``header`` lines become ``#`` comments on top."""
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120,
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=4096,  # one line per value: no folding
                      default_flow_style=False)
     lines = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     return lines + body
