@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import ssl
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterable
 from urllib.parse import urljoin
+from urllib.request import getproxies
 
 import httpx
 
@@ -31,6 +34,7 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST))
 READ_CHUNK = 1024 * 1024
 THREADED_HASH_ABOVE = 8 * 1024 * 1024
+FAST_DOWNLOAD_ABOVE = 8 * 1024 * 1024  # get_blob(size=...) above this: regslo.oci.download
 
 
 def _tune_httpcore() -> None:
@@ -192,10 +196,16 @@ class RegistryClient:
             return None
         return resp.headers.get("Docker-Content-Digest") or reference
 
-    def get_blob(self, repo: str, digest: str, deadline: float | None = None) -> int:
-        """Stream a blob, verifying its sha256 as it arrives; return its size in bytes."""
+    def get_blob(self, repo: str, digest: str, deadline: float | None = None, size: int | None = None) -> int:
+        """Stream a blob, verifying its sha256 as it arrives; return its size in bytes.
+
+        ``size`` is the blob's size from the manifest, when known. Blobs larger than ``FAST_DOWNLOAD_ABOVE``
+        are read by ``regslo.oci.download`` (zero-copy reads, hashing in a second thread) after an httpx
+        ``HEAD`` has settled authentication; smaller ones, and unknown sizes, stream through httpx."""
         if not digest.startswith("sha256:"):
             raise OCIError("client_error", f"unsupported digest algorithm in {digest[:20]}")
+        if size is not None and size > FAST_DOWNLOAD_ABOVE and not _env_proxies():
+            return self._download_blob(repo, digest, deadline)
         hasher = _Hasher()
         size = 0
         try:
@@ -218,6 +228,22 @@ class RegistryClient:
         if actual != digest:
             raise DigestMismatch(digest, actual)
         return size
+
+    @cached_property
+    def _download_context(self) -> ssl.SSLContext:
+        from regslo.oci.download import ssl_context
+        from regslo.oci.tls import build_verify
+
+        return ssl_context(build_verify(self.registry.tls))
+
+    def _download_blob(self, repo: str, digest: str, deadline: float | None) -> int:
+        from regslo.oci.download import REDIRECTS, download_blob
+
+        # the auth flow runs on the HEAD; the GET reuses the headers the registry accepted
+        head = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, "pull"),
+                             deadline=deadline, what="blob get", ok=(200, *REDIRECTS), follow_redirects=False)
+        return download_blob(str(head.request.url), head.request.headers.multi_items(), digest,
+                             context=self._download_context, timeout=self.timeout, deadline=deadline).size
 
     def delete_manifest(self, repo: str, digest: str, deadline: float | None = None) -> bool:
         """Delete by digest (distribution refuses deletes by tag). False when it was already gone."""
@@ -275,6 +301,12 @@ class _Hasher:
             self._thread.join()
             self._queue = None
         return self._sha.hexdigest()
+
+
+def _env_proxies() -> bool:
+    """True when HTTP(S)_PROXY/ALL_PROXY is set: httpx honours it, regslo.oci.download does not."""
+    proxies = getproxies()
+    return any(proxies.get(k) for k in ("http", "https", "all"))
 
 
 def _location(resp: httpx.Response) -> str:
