@@ -26,6 +26,10 @@ def _fields_ok(method, uri, status, written, duration) -> bool:
             and (duration is None or isinstance(duration, str)))
 
 
+_FAST_KEYS = (('"http.request.method":"', '"'), ('"http.request.uri":"', '"'), ('"http.response.duration":"', '"'),
+              ('"http.response.status":', ","), ('"http.response.written":', ","))
+
+
 def _fast_fields(line: str) -> tuple[str, str, str, int, int] | None:
     """(method, uri, duration, status, written) read with ``str.find`` from logrus' sorted-key json.
 
@@ -36,37 +40,19 @@ def _fast_fields(line: str) -> tuple[str, str, str, int, int] | None:
     if line[:1] != "{" or line[-1:] != "}":
         return None
     find = line.find
-    i = find('"http.request.method":"')
-    if i < 0:
-        return None
-    i += 23
-    j = find('"', i)
-    method = line[i:j]
-    i = find('"http.request.uri":"', j)
-    if i < 0:
-        return None
-    i += 20
-    j = find('"', i)
-    uri = line[i:j]
-    i = find('"http.response.duration":"', j)
-    if i < 0 or "\\" in uri:
-        return None
-    i += 26
-    j = find('"', i)
-    duration = line[i:j]
-    i = find('"http.response.status":', j)
-    if i < 0:
-        return None
-    i += 23
-    j = find(",", i)
-    status = line[i:j]
-    i = find('"http.response.written":', j)
-    if i < 0:
-        return None
-    i += 24
-    j = find(",", i)
-    written = line[i:j]
-    if not (method.isalpha() and len(status) == 3 and status.isdigit() and written.isdigit()):
+    values = []
+    j = 0
+    for key, stop in _FAST_KEYS:
+        i = find(key, j)
+        if i < 0:
+            return None
+        i += len(key)
+        j = find(stop, i)
+        if j < 0:
+            return None
+        values.append(line[i:j])
+    method, uri, duration, status, written = values
+    if "\\" in uri or not (method.isalpha() and len(status) == 3 and status.isdigit() and written.isdigit()):
         return None
     return method, uri, duration, int(status), int(written)
 
