@@ -109,8 +109,9 @@ def _dur(seconds: float) -> str:
 COMPOSE_AM_HEADER = """\
 # Alertmanager in docker-compose.yml: alerts/alertmanager.yml (generated) with every receiver sent to the
 # pager service, which prints notifications (docker-compose logs -f pager). Rewrite it after changing
-# the generated routing: python3 -m regslo.demo.configs > deploy/alertmanager.yml
+# the generated routing: python3 -m regslo.demo.configs (run from the repository root)
 """
+EXAMPLE_SECTIONS = "\nslos:\n"  # deploy/regslo-compose.yml repeats examples/regslo.yml from this line on
 
 
 def compose_alertmanager(generated_path: Path = Path("alerts/alertmanager.yml")) -> str:
@@ -119,5 +120,26 @@ def compose_alertmanager(generated_path: Path = Path("alerts/alertmanager.yml"))
     return COMPOSE_AM_HEADER + yaml.safe_dump(cfg, sort_keys=False)
 
 
+def compose_regslo_config(current: str, example: str) -> str:
+    """deploy/regslo-compose.yml: its own head (registries, probes, logs) + the example's SLO sections."""
+    head = current[:current.index(EXAMPLE_SECTIONS) + 1]
+    return head + example[example.index(EXAMPLE_SECTIONS) + 1:]
+
+
+def sync_compose(root: Path = Path(".")) -> list[Path]:
+    """Rewrite the deploy/ files derived from the committed example output; return the changed ones."""
+    changed = []
+    for path, text in (
+            (root / "deploy/alertmanager.yml", compose_alertmanager(root / "alerts/alertmanager.yml")),
+            (root / "deploy/regslo-compose.yml",
+             compose_regslo_config((root / "deploy/regslo-compose.yml").read_text(),
+                                   (root / "examples/regslo.yml").read_text()))):
+        if path.read_text() != text:
+            path.write_text(text)
+            changed.append(path)
+    return changed
+
+
 if __name__ == "__main__":
-    print(compose_alertmanager(), end="")
+    for changed in sync_compose():
+        print(f"rewrote {changed}")

@@ -55,7 +55,8 @@ def test_regslo_compose_config_has_the_slos_the_committed_alerts_were_generated_
     example = yaml.safe_load((ROOT / "examples" / "regslo.yml").read_text())
     ours = yaml.safe_load((ROOT / "deploy" / "regslo-compose.yml").read_text())
     for section in ("slos", "alerting", "dashboards"):
-        assert ours.get(section) == example.get(section), f"{section}: differs from examples/regslo.yml"
+        assert ours.get(section) == example.get(section), \
+            f"{section}: differs from examples/regslo.yml; sync with `python3 -m regslo.demo.configs`"
 
 
 def test_prometheus_config_is_valid_and_loads_the_committed_rules(tmp_path):
@@ -80,7 +81,7 @@ def test_alertmanager_config_is_the_generated_routing_with_the_pager_as_receiver
     res = subprocess.run([require("amtool"), "check-config", str(path)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
     assert path.read_text() == compose_alertmanager(ROOT / "alerts" / "alertmanager.yml"), \
-        "deploy/alertmanager.yml is stale: rewrite it with `python -m regslo.demo.configs`"
+        "deploy/alertmanager.yml is stale: rewrite it with `python3 -m regslo.demo.configs`"
 
 
 def test_grafana_provisioning_points_at_the_dashboards_and_their_datasource():
