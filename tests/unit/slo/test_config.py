@@ -168,3 +168,26 @@ def test_budget_share_tiers_scale_with_the_period():
 
 
 
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True),
+                     st.sampled_from(["", "pull", "logs", "probe", "latency", "freshness", "availability", "1h",
+                                      "30d", "2s", "us", "eu", "page", "ticket", "99.9", "x{{y}}"]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+    st.sampled_from(["kind", "source", "operation", "registry", "threshold", "severity", "long_window",
+                     "burn_rate", "budget_share", "team"]), inner, max_size=4), max_leaves=8)
+_SLO_KEYS = ["name", "description", "sli", "objective", "period", "labels", "runbook_url", "tiers", "no_data_after"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(_SLO_KEYS), _VALUES, max_size=6), max_size=3))
+def test_any_slos_section_gives_a_config_or_key_path_errors(slos):
+    text = yaml.safe_dump({**BASE, "slos": slos})
+    try:
+        config = parse_config(text, check_secrets=False)
+    except ConfigError as exc:
+        assert all(p.startswith("slos") for p in exc.problems), exc.problems
+    else:
+        assert len(config.slos) == len(slos)
