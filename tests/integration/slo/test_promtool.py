@@ -100,3 +100,13 @@ def test_alertmanager_groups_inhibits_and_mutes(generated):
     assert 'severity="page"' in inhibit["source_matchers"] and 'severity="ticket"' in inhibit["target_matchers"]
     assert inhibit["equal"] == ["slo"]
     assert am["time_intervals"][0]["name"] == "maintenance"
+
+
+def test_prometheus_operator_rules_pass_promtool(example_config, tmp_path):
+    from regslo.outputs.generate import render
+    resource = yaml.safe_load(render(example_config, "prometheus-operator")["alerts/regslo.prometheusrule.yml"])
+    assert resource["kind"] == "PrometheusRule" and resource["metadata"]["name"] == "regslo-slos"
+    (tmp_path / "spec.yml").write_text(yaml.safe_dump({"groups": resource["spec"]["groups"]}))
+    result = promtool("check", "rules", "spec.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{sum(len(g['rules']) for g in resource['spec']['groups'])} rules found" in result.stdout
