@@ -92,6 +92,10 @@ def main(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         started.set()
+        if args.break_region and args.break_region not in stack.regions:
+            print(f"error: --break {args.break_region}: no such region (regions: {', '.join(stack.regions)})",
+                  file=sys.stderr)
+            return 2
         _print_banner(stack)
         interval = stack.service.config.probes.interval
         console = Console(stack, interval)

@@ -78,13 +78,17 @@ class Console:
         for name, region in self.stack.regions.items():
             items = []
             for (reg, probe), r in sorted(probes.items(), key=lambda kv: ORDER.get(kv[0][1], 9)):
-                if reg == name:
+                if reg != name:
+                    continue
+                if r.timestamp < time.time() - 1.5 * self.interval:
+                    items.append(f"{probe} ...")  # no result this round: the run still hangs
+                else:
                     items.append(f"{probe} {_ms(r.duration)}" if r.ok else f"{probe} FAIL({r.reason})")
             state = "" if region.state == "up" else f" [{region.state}]"
             parts.append(f"{name}{state}: " + (", ".join(items) or "waiting"))
         for (src, dst), r in sorted(lags.items()):
             parts.append(f"{src}->{dst} lag {_ms(r.lag)}" if r.outcome == "ok" and r.lag is not None
-                         else f"{src}->{dst} {r.outcome.upper()}")
+                         else f"{src}->{dst} {r.outcome.upper()}" + (f"({r.reason})" if r.reason else ""))
         pages = sorted({f"{a.labels.get('slo', a.name)}/{a.labels.get('registry', '-')}" for a in firing
                         if a.labels.get("severity") == "page"})
         tickets = sum(1 for a in firing if a.labels.get("severity") != "page")
