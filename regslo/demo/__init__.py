@@ -61,6 +61,7 @@ def _ports(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
+    from regslo.config import ConfigError
     from regslo.demo.console import Console
     from regslo.demo.procs import PortTaken
     from regslo.demo.stack import Stack
@@ -87,6 +88,10 @@ def main(args: argparse.Namespace) -> int:
             stack.start()
         except PortTaken as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except ConfigError as exc:
+            for line in exc.problems:
+                print(f"error: {line}", file=sys.stderr)
             return 2
         except (RuntimeError, ValueError, OSError) as exc:
             print(f"error: {exc}", file=sys.stderr)
