@@ -132,6 +132,12 @@ class SLOState(Collector):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._reading = threading.local()  # set while sampling: source and target may be one registry
+        self._by_metric: dict[str, list[tuple[str, int, Any]]] = {}  # sample name -> (slo, column, selector)
+        for name, tracker in self.trackers.items():
+            q = tracker.query
+            for k, sel in enumerate((q.valid, q.bad, q.good)):
+                if sel is not None:
+                    self._by_metric.setdefault(sel.metric, []).append((name, k, sel))
         if target_registry is not None:
             target_registry.register(self)
 
@@ -139,7 +145,6 @@ class SLOState(Collector):
     def read_counts(self) -> dict[str, tuple[float, float] | None]:
         """Current cumulative (valid, bad) events per SLO; None when no valid series exists yet."""
         sums: dict[str, list[float | None]] = {slo.name: [None, None, None] for slo in self.slos}
-        queries = [(name, t.query) for name, t in self.trackers.items()]
         self._reading.active = True
         try:
             families = list(self.source.collect())
@@ -147,11 +152,11 @@ class SLOState(Collector):
             self._reading.active = False
         for family in families:
             for sample in family.samples:
-                for name, q in queries:
-                    for k, sel in enumerate((q.valid, q.bad, q.good)):
-                        if sel is not None and sel.matches(sample.name, sample.labels):
-                            acc = sums[name]
-                            acc[k] = (acc[k] or 0.0) + float(sample.value)
+                for name, k, sel in self._by_metric.get(sample.name, ()):
+                    if sel.matches(sample.name, sample.labels):
+                        acc = sums[name]
+                        acc[k] = (acc[k] or 0.0) + float(sample.value)
+        queries = [(name, t.query) for name, t in self.trackers.items()]
         out: dict[str, tuple[float, float] | None] = {}
         for name, q in queries:
             valid, bad, good = sums[name]

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from regslo.slo.model import SLISpec, SLO, Tier
 from regslo.slo.state import SLOState, _Buffer
+from regslo.units import format_duration
 from tests.unit.slo.contract import probe_counters
 
 TIERS = (Tier("page", 3600, 300, 14.4), Tier("ticket", 86400, 7200, 3.0))
@@ -127,3 +128,31 @@ def test_one_registry_can_be_both_source_and_target(probes):
     exposed = values(reg)
     assert exposed[("regslo_slo_burn_rate", (("slo", "pull"), ("window", "5m")))] == 0.0
     assert exposed[("regslo_probe_runs_total", (("probe", "pull"), ("region", "us-east"), ("registry", "us")))] == 11
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 400), st.integers(0, 20), st.integers(0, 20)), min_size=2, max_size=120),
+       st.sampled_from([300.0, 1800.0, 3600.0]))
+def test_window_ratio_matches_a_naive_replay(steps, window):
+    """Irregular sample times: the buffer's window equals 'newest minus newest at or before now - window'."""
+    reg = CollectorRegistry()
+    runs, fails, _ = probe_counters(reg)
+    state = SLOState([SLO(name="p", sli=SLISpec("availability", "probe", "pull"), objective=99.0,
+                          period=3600.0, tiers=(Tier("page", window, 300, 14.4),))], reg)
+    t, history = 0, []
+    for gap, n_runs, n_fail in steps:
+        t += gap
+        runs.labels("us", "us-east", "pull").inc(n_runs + n_fail)
+        fails.labels("us", "us-east", "pull", "dns").inc(n_fail)
+        state.sample(now=t)
+        history.append((t, sum(s[1] + s[2] for s in steps[:len(history) + 1]), sum(s[2] for s in steps[:len(history) + 1])))
+    now = history[-1]
+    older = [h for h in history if h[0] <= now[0] - window] or [history[0]]
+    then = older[-1]
+    valid, bad = now[1] - then[1], now[2] - then[2]
+    expected = None if then[0] == now[0] or valid <= 0 else bad / valid / 0.01
+    got = state.snapshot()[0]["burn_rates"][format_duration(window)]
+    assert got == (pytest.approx(expected) if expected is not None else None)
