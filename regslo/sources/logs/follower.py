@@ -198,6 +198,7 @@ class SourceFollower:
             else:
                 tracked.offset += consumed
             budget -= len(data)
+            time.sleep(0)  # let the exporter and probe threads take the GIL between chunks
             if consumed == 0:
                 break  # a partial line: wait for its newline
         return tracked.offset != start
