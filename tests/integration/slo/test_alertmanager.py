@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import httpx
 import pytest
 
 from tests.conftest import require
-from tests.support.registry import free_port, wait_port
+from tests.integration.slo.conftest import serve
 
 
 @pytest.fixture
 def alertmanager(generated, tmp_path):
-    port = free_port()
-    proc = subprocess.Popen([require("prometheus-alertmanager"),
-                             f"--config.file={generated / 'alerts' / 'alertmanager.yml'}",
-                             f"--storage.path={tmp_path}", f"--web.listen-address=127.0.0.1:{port}",
-                             "--cluster.listen-address="],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve([require("prometheus-alertmanager"), f"--config.file={generated / 'alerts' / 'alertmanager.yml'}",
+                f"--storage.path={tmp_path}", "--cluster.listen-address="]) as url:
+        yield url
 
 
 def alert(name: str, severity: str, slo: str, **extra: str) -> dict:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 
 import httpx
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from regslo.outputs import rules
 from regslo.outputs.dashboards import queries
 from tests.conftest import require
-from tests.support.registry import free_port, wait_port
+from tests.integration.slo.conftest import serve
 
 COUNTERS = ["regslo_probe_runs_total", "regslo_probe_failures_total", "regslo_replication_checks_total",
             "regslo_replication_timeouts_total", "regslo_registry_requests_total",
@@ -48,20 +47,9 @@ def metric_names(expr: str) -> set[str]:
 def prometheus(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("prometheus")
     (workdir / "prometheus.yml").write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
-    port = free_port()
-    proc = subprocess.Popen([require("prometheus"), f"--config.file={workdir / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve([require("prometheus"), f"--config.file={workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={workdir / 'data'}"]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
