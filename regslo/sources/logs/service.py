@@ -33,6 +33,8 @@ class LogService:
         self.tags = TagMemory(logs_config.tag_memory)
         self.seen = BoundedLRU(logs_config.event_id_memory)
         self.store = CheckpointStore(logs_config.checkpoint_dir) if logs_config.checkpoint_dir else None
+        self.tag_store = CheckpointStore(logs_config.checkpoint_dir, "logs-tags.json") if self.store else None
+        self._load_tags()
         saved = self._load_checkpoint()
         saved_sources = saved.get("sources", {}) if saved else None
         self.followers: list[SourceFollower] = []
@@ -67,6 +69,18 @@ class LogService:
             log.warning("ignoring log checkpoint (starting fresh): %s", exc)
             return None
 
+    def _load_tags(self) -> None:
+        """Tag memory saved by a clean stop; used once (a later kill -9 must not bring back stale digests)."""
+        if self.tag_store is None:
+            return
+        try:
+            saved = self.tag_store.load()
+            if saved is not None:
+                self.tags.load(list(saved.get("tags", [])))
+            self.tag_store.path.unlink(missing_ok=True)
+        except (CheckpointError, OSError, TypeError) as exc:
+            log.warning("ignoring saved tag memory: %s", exc)
+
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> None:
         if self._thread is None:
@@ -79,6 +93,13 @@ class LogService:
             self._thread.join(timeout=30)
             self._thread = None
         self.commit()
+        if self.tag_store is not None and len(self.tags.lru):
+            with self.metrics.lock:
+                rows = self.tags.dump()
+            try:
+                self.tag_store.save({"tags": rows})
+            except OSError as exc:
+                log.warning("cannot save tag memory %s: %s", self.tag_store.path, exc)
         for follower in self.followers:
             follower.close()
 

@@ -65,3 +65,32 @@ def test_webhook_answers_fast_while_a_follower_holds_work(service, samples):
     assert (time.perf_counter() - started) / 200 < 0.01
     assert events(service) == {"push": 200}
     assert service.handle_notification(body, CT, "us")[0] == 200
+
+
+def test_tag_memory_survives_a_clean_restart_only(tmp_path, samples):
+    text = """
+registries: [{name: us, url: 'http://127.0.0.1:5000'}]
+logs: {checkpoint_dir: state, sources: [{format: notifications, registry: us}]}
+"""
+
+    def start():
+        reg = CollectorRegistry()
+        svc = LogService(parse_config(text, base_dir=tmp_path).logs, reg)
+        svc.registry = reg
+        return svc
+
+    def push(svc, event_id, digest):
+        doc = envelope(samples, id=event_id)
+        doc["events"][0]["target"]["digest"] = digest
+        assert svc.handle_notification(json.dumps(doc).encode(), CT, "us")[0] == 200
+        svc.commit()
+        return series(svc.registry, "regslo_registry_tag_overwrites_total")
+
+    first = start()
+    push(first, "a", "sha256:aaa")
+    first.stop()  # clean stop: the tag memory is saved
+    second = start()
+    assert push(second, "b", "sha256:bbb") == {("us",): 1.0}  # v1 moved from aaa to bbb
+    del second  # killed: nothing saved, and the file read at start was consumed
+    third = start()
+    assert push(third, "c", "sha256:aaa") == {("us",): 1.0}  # unknown tag after a kill: no false overwrite

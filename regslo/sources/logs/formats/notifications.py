@@ -75,6 +75,14 @@ class TagMemory:
         for key in [k for k, d in self.lru.data.items() if d == digest and k[0] == registry and k[1] == repository]:
             del self.lru.data[key]
 
+    def dump(self) -> list[list[str]]:
+        return [[*key, digest] for key, digest in self.lru.data.items()]  # least recently used first
+
+    def load(self, rows: list) -> None:
+        for row in rows:
+            if isinstance(row, list) and len(row) == 4 and all(isinstance(x, str) for x in row):
+                self.lru.put(tuple(row[:3]), row[3])
+
 
 def envelope_events(doc: Any) -> list | None:
     """The events of an envelope, or of a captured request whose ``body`` is an envelope; None if neither."""
