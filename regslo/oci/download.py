@@ -143,7 +143,8 @@ def _connect(url: str, context: ssl.SSLContext, timeout: float):
 
 def _status_error(resp: http.client.HTTPResponse) -> OCIError:
     body = resp.read(ERROR_BODY_LIMIT)
-    return error_from_response(httpx.Response(resp.status, headers=resp.getheaders(), content=body), "blob get")
+    headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in ("content-encoding", "content-length")]
+    return error_from_response(httpx.Response(resp.status, headers=headers, content=body), "blob get")
 
 
 def _receive(resp: http.client.HTTPResponse, sock, deadline: float | None, timeout: float,

@@ -18,9 +18,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from regslo.config import AuthConfig, Registry, Secret, TLSConfig
+from regslo.oci.auth import build_auth
 from regslo.oci.client import FAST_DOWNLOAD_ABOVE, RegistryClient
 from regslo.oci.download import download_blob, ssl_context
 from regslo.oci.errors import OCIError
@@ -147,10 +149,9 @@ def test_redirect_is_followed_with_get_and_without_credentials(redirected, path)
 
 def test_download_reports_the_redirect_and_its_time(redirected):
     config, store, digest = redirected()
-    with RegistryClient(config, timeout=10) as client:  # what get_blob does: HEAD for auth, then download
-        head = client._request("HEAD", f"/v2/{REPO}/blobs/{digest}", scope=f"repository:{REPO}:pull",
-                               deadline=None, what="blob get", ok=(307,), follow_redirects=False)
-        assert head.request.headers["Authorization"].startswith("Basic ")
+    with httpx.Client(auth=build_auth(config), timeout=10) as http:  # as get_blob: HEAD settles auth
+        head = http.head(f"{config.url}/v2/{REPO}/blobs/{digest}", follow_redirects=False)
+        assert head.status_code == 307 and head.request.headers["Authorization"].startswith("Basic ")
         t0 = time.perf_counter()
         result = download_blob(str(head.request.url), head.request.headers.multi_items(), digest,
                                context=ssl_context(True), timeout=10)
