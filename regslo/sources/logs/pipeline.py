@@ -5,10 +5,21 @@ Shared by the follower (live files) and ``regslo logs replay`` so both count exa
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
 from regslo.sources.logs.formats import Parser
+
+log = logging.getLogger("regslo.logs")
+_reported: set[str] = set()
+
+
+def _report_parser_bug(parser: Parser) -> None:
+    name = type(parser).__name__
+    if name not in _reported:  # once per parser type: a log line per bad line would flood
+        _reported.add(name)
+        log.exception("%s raised on a line (counted malformed; further errors not logged)", name)
 
 
 @dataclass
@@ -65,7 +76,11 @@ def feed_lines(lines: list[bytes | None], parser: Parser, sink: Sink) -> tuple[i
         except UnicodeDecodeError:
             malformed += 1
             continue
-        outcome = feed(line, sink)
+        try:
+            outcome = feed(line, sink)
+        except Exception:  # a parser bug must not wedge the tailer on one line forever
+            _report_parser_bug(parser)
+            outcome = MALFORMED
         if outcome == PARSED:
             parsed += 1
         elif outcome == IGNORED:

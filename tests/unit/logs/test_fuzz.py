@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from regslo.sources.logs.formats import FORMATS
+from regslo.sli.log_metrics import OUTCOMES, LogMetrics
+from regslo.sources.logs.formats import FORMATS, make_parser
 from tests.conftest import SAMPLES
 from tests.unit.logs.support import run_lines, series
 
@@ -42,6 +43,10 @@ def mutated_line(draw) -> bytes:
 
 
 def _check(fmt: str, lines: list[bytes]) -> None:
+    parser = make_parser(fmt)
+    sink = LogMetrics(None).sink("r1", "direct")
+    for line in lines:  # the parser itself must not raise (the pipeline would hide it as malformed)
+        assert parser.feed(line.decode("utf-8", "replace"), sink) in OUTCOMES
     data = b"".join(line + b"\n" for line in lines)
     reg, _ = run_lines(fmt, data)
     outcomes = series(reg, "regslo_log_lines_total")

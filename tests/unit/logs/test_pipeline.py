@@ -44,3 +44,18 @@ def test_any_chunking_gives_the_same_lines(lines, cuts):
             cuts = [c + 20 for c in cuts]
         i += 1
     assert got == [line if len(line) <= 20 else None for line in lines]
+
+
+def test_a_parser_bug_counts_malformed_instead_of_wedging_the_tailer(caplog):
+    from regslo.sli.log_metrics import LogMetrics
+    from regslo.sources.logs.pipeline import feed_lines
+
+    class Broken:
+        def feed(self, line, sink):
+            if line == "boom":
+                raise KeyError(line)
+            return "parsed"
+
+    sink = LogMetrics(None).sink("r1", "s")
+    assert feed_lines([b"ok", b"boom", b"ok", b"boom"], Broken(), sink) == (2, 0, 2)
+    assert sum("Broken raised" in r.getMessage() for r in caplog.records) == 1
