@@ -171,6 +171,16 @@ class LogMetrics(Collector):
             for reg, lim_data in dict(data.get("limiters", {})).items():
                 self.limiter(reg).load(lim_data)
 
+    def retain(self, sources: set[str], registries: set[str]) -> None:
+        """Forget restored series of sources or registries no longer configured (stale after a config change)."""
+        with self.lock:
+            for kind, values in self.state.items():
+                keep = sources if kind in ("lines", "last_line") else registries
+                for key in [k for k in values if k[0] not in keep]:
+                    del values[key]
+            for reg in [r for r in self.limiters if r not in registries]:
+                del self.limiters[reg]
+
     def merge(self, dumps: list[dict[str, Any]]) -> None:
         """Add the totals of several ``dump()``s (parallel replay of one file's parts).
 

@@ -64,6 +64,7 @@ class LogService:
             saved = self.store.load()
             if saved is not None:
                 self.metrics.load(saved.get("metrics", {}))
+                self.metrics.retain({s.label for s in self.config.sources}, set(self.config.registries))
             return saved
         except (CheckpointError, ValueError, TypeError, KeyError, IndexError) as exc:
             log.warning("ignoring log checkpoint (starting fresh): %s", exc)

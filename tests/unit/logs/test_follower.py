@@ -222,3 +222,15 @@ def test_source_added_later_starts_at_start_at(tmp_path, logdir):
     append(other / "b.log", lines(5, 6))
     service2.poll_once()
     assert requests(reg2) == 1
+
+
+def test_series_of_a_removed_source_are_not_restored(tmp_path, logdir):
+    append(logdir / "a.log", lines(0, 3))
+    service, reg = make_service(tmp_path, name="old")
+    service.poll_once()
+    service.stop()
+    (tmp_path / "new").mkdir()
+    service2, reg2 = make_service(tmp_path, name="new", pattern="new/*.log")
+    sources = {s for (_o, s) in series(reg2, "regslo_log_lines_total")}
+    assert sources == {"new"}
+    assert requests(reg2) == 3  # the registry is still configured: its request totals stay
