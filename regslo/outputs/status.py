@@ -24,7 +24,7 @@ import jinja2
 
 from regslo.outputs import svg
 from regslo.outputs.server import Request, Response
-from regslo.outputs.status_slo import slo_snapshot
+from regslo.outputs.status_slo import WARN_BUDGET, slo_snapshot
 from regslo.sources.probes.results import PHASES, ProbeResult, ReplicationResult
 
 SCHEMA_VERSION = 1
@@ -208,11 +208,18 @@ def span_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f}".rstrip("0").rstrip(".") + " h"
 
 
+def _budget_class(v: float | None) -> str:
+    """The budget bar's colour follows the budget alone (the SLO's status also counts burning alerts)."""
+    if v is None or v <= 0:
+        return "critical"
+    return "warn" if v < WARN_BUDGET else "ok"
+
+
 def _barwidth(v: float | None) -> str:
     return f"{min(max((v or 0.0) * 100, 0.0), 100.0):.1f}"
 
 
-_env.filters.update(pct=_pct, secs=_secs, rate=_rate, ago=ago, iso=iso, barwidth=_barwidth,
+_env.filters.update(pct=_pct, secs=_secs, rate=_rate, ago=ago, iso=iso, barwidth=_barwidth, budget_class=_budget_class,
                     duration=span_text, duration_h=lambda h: span_text(h * 3600))
 
 

@@ -5,7 +5,7 @@ left, a burn rate per alert window and its alert tiers with whether each fires. 
 the ``slos`` list of ``/api/v1/status``: ratios everywhere, windows as in the config (``5m``, ``1h``), each
 window's alert threshold, and one colour:
 
-- critical: a page tier fires (both its windows burn above its factor), or the error budget is spent;
+- critical: a page tier fires (both its windows burn faster than its factor), or the error budget is spent;
 - warn: a ticket tier fires, or less than a quarter of the budget is left;
 - unknown: no data yet; ok otherwise.
 Without tier data (another state implementation) a burn rate of 14.4, the workbook's fast page factor, is
@@ -72,13 +72,14 @@ def _tiers(raw: Any) -> list[dict]:
 
 
 def _level(rate: float | None, window: str, tiers: list[dict], threshold: float | None) -> str | None:
-    """The most severe alert tier using ``window`` whose factor ``rate`` reaches (page, ticket or None)."""
+    """The most severe alert tier using ``window`` whose factor ``rate`` exceeds (page, ticket or None)."""
     if rate is None:
         return None
     if not tiers:
         return "page" if rate >= (threshold or PAGE_BURN) else "ticket" if rate > 1.0 else None
+    # strictly above, as SLOState and the generated alert rules compare
     reached = {t["severity"] for t in tiers if window in (t["long_window"], t["short_window"])
-               and t["burn_rate"] is not None and rate >= t["burn_rate"]}
+               and t["burn_rate"] is not None and rate > t["burn_rate"]}
     return "page" if "page" in reached else "ticket" if "ticket" in reached else None
 
 

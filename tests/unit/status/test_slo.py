@@ -62,10 +62,10 @@ def test_an_outage_pages_and_the_page_shows_it():
     (slo,) = slo_snapshot(state)
     assert slo["alert"] == "page" and slo["status"] == "critical"
     assert slo["sli_ratio"] < 0.99 and slo["error_budget_remaining_ratio"] < 0
-    # a window is "page" when its rate reaches the factor of a page tier that uses it
+    # a window is "page" when its rate exceeds the factor of a page tier that uses it
     page_tiers = [t for t in slo["tiers"] if t["severity"] == "page"]
     for b in slo["burn_rates"]:
-        reaches = any(b["window"] in (t["long_window"], t["short_window"]) and b["rate"] >= t["burn_rate"]
+        reaches = any(b["window"] in (t["long_window"], t["short_window"]) and b["rate"] > t["burn_rate"]
                       for t in page_tiers)
         assert (b["level"] == "page") == reaches, b
     assert any(b["level"] == "page" for b in slo["burn_rates"])
