@@ -26,3 +26,11 @@ class Elements(HTMLParser):
         return [a for t, a in self.tags if t == tag
                 and (class_ is None or class_ in (a.get("class") or "").split())
                 and all(a.get(k) == v for k, v in want.items())]
+
+    def tags_inside(self, tag: str, parent_class: str) -> list[dict]:
+        """Attributes of each ``tag`` that directly follows an element of class ``parent_class``."""
+        out = []
+        for (_, before), (t, attrs) in zip(self.tags, self.tags[1:]):
+            if t == tag and parent_class in (before.get("class") or "").split():
+                out.append(attrs)
+        return out

@@ -109,3 +109,12 @@ def test_repeated_failures_fold_into_one_row_with_a_count():
     assert [(r["data-registry"], r["data-reason"], r["data-count"]) for r in rows] == [
         ("eu", "connect", "1"), ("us", "auth", "5")]
     assert "since 2027-01-15T07:59:30Z" in html
+
+
+def test_budget_bar_follows_the_budget_and_a_spent_budget_reads_red():
+    slos = [{"name": n, "objective": 99.0, "sli": 0.99, "error_budget_remaining": b, "burn_rates": {"1h": 0.1}}
+            for n, b in (("full", 0.9), ("low", 0.1), ("spent", -0.5))]
+    _, html = page(slos=slos)
+    bars = [a["class"] for a in Elements(html).tags_inside("div", "budgetbar")]
+    assert bars == ["ok", "warn", "critical"]
+    assert '<span class="spent">-50 %</span>' in html
