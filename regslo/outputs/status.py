@@ -166,8 +166,10 @@ def build_status(config: Any, recent: dict, slos: list[dict], *, now: float | No
         replication.append(entry)
     failures = [_failure_entry(r, now, redact)
                 for r in sorted(recent.get("failures", []), key=lambda r: r.timestamp, reverse=True)]
-    overall = worst([*(s["status"] for s in slos), *(r["status"] for r in registries),
-                     *(p["status"] for p in replication)] or ["unknown"])
+    # "unknown" (no data yet, e.g. a log SLO without traffic) must not hide a known red or green
+    known = [x for x in (*(s["status"] for s in slos), *(r["status"] for r in registries),
+                         *(p["status"] for p in replication)) if x != "unknown"]
+    overall = worst(known)
     return {
         "schema_version": SCHEMA_VERSION, "generated_at": iso(now), "generated_at_unix": round(now, 3),
         "instance": instance, "status": overall, "refresh_seconds": REFRESH_SECONDS,

@@ -184,3 +184,13 @@ def test_burn_windows_read_like_config_and_a_broken_state_hides_only_the_slos():
             raise RuntimeError("window not filled")
 
     assert slo_snapshot(Broken()) == []
+
+
+def test_overall_status_ignores_what_has_no_data_yet(config):
+    results = [ok(r, p, NOW - 1) for r in ("us", "eu") for p in ("ping", "push", "pull")]
+    results.append(ReplicationResult("us", "eu", "ok", 1.0, timestamp=NOW - 2))
+    quiet = slo_entry({"name": "logs", "objective": 99.9, "sli": None, "error_budget_remaining": None,
+                       "burn_rates": {"5m": None}})
+    assert quiet["status"] == "unknown"
+    assert model(config, results, [quiet])["status"] == "ok"
+    assert model(config, [], [quiet])["status"] == "unknown"
