@@ -92,6 +92,7 @@ class SourceFollower:
         if entry is not None:
             offset = int(entry["offset"])
             splitter.skipping = bool(entry.get("skipping", False))
+            self.saved.remove(entry)  # used once: a later file with a reused inode is a new file
         elif initial and self.saved is None and self.start_at == "end":
             offset = _after_last_newline(fd, st.st_size)
         else:
