@@ -63,6 +63,7 @@ class LogService:
         try:
             saved = self.store.load()
             if saved is not None:
+                saved["sources"] = _valid_sources(saved.get("sources", {}))
                 self.metrics.load(saved.get("metrics", {}))
                 self.metrics.retain({s.label for s in self.config.sources}, set(self.config.registries))
             return saved
@@ -163,3 +164,22 @@ class LogService:
         if outcome == "malformed":
             return 400, b"not a notification envelope\n"
         return 200, b"ok\n"
+
+
+_ENTRY_TYPES = {"path": str, "dev": int, "ino": int, "offset": int, "fp": str, "fp_len": int}
+
+
+def _valid_sources(sources: object) -> dict[str, list[dict]]:
+    """The checkpoint's file entries, type-checked (a hand-edited or foreign file must not crash a poll)."""
+    if not isinstance(sources, dict):
+        raise CheckpointError("sources is not a mapping")
+    out = {}
+    for label, entries in sources.items():
+        if not isinstance(entries, list):
+            raise CheckpointError(f"sources[{label!r}] is not a list")
+        for entry in entries:
+            if not isinstance(entry, dict) or any(not isinstance(entry.get(k), t) or isinstance(entry.get(k), bool)
+                                                  for k, t in _ENTRY_TYPES.items()):
+                raise CheckpointError(f"sources[{label!r}] has a malformed entry")
+        out[str(label)] = entries
+    return out

@@ -234,3 +234,18 @@ def test_series_of_a_removed_source_are_not_restored(tmp_path, logdir):
     sources = {s for (_o, s) in series(reg2, "regslo_log_lines_total")}
     assert sources == {"new"}
     assert requests(reg2) == 3  # the registry is still configured: its request totals stay
+
+
+@pytest.mark.parametrize("content", [
+    '{"version": 1, "sources": [], "metrics": {}}',
+    '{"version": 1, "sources": {"src": [{"path": 1}]}, "metrics": {}}',
+    '{"version": 1, "sources": {"src": "x"}, "metrics": {"requests": [3]}}',
+    '{"version": 2}',
+])
+def test_foreign_checkpoint_contents_start_fresh(tmp_path, logdir, content):
+    append(logdir / "a.log", lines(0, 2))
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "logs-checkpoint.json").write_text(content)
+    service, reg = make_service(tmp_path)
+    service.poll_once()
+    assert requests(reg) == 2
