@@ -34,7 +34,9 @@ def serve(service: LogService, registry: CollectorRegistry, host: str, port: int
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:
                 return self._reply(400, b"bad Content-Length\n", "text/plain")
-            body = self.rfile.read(length) if 0 < length <= 8 * 1024 * 1024 else b""
+            if length > 8 * 1024 * 1024:
+                return self._reply(413, b"envelope too large\n", "text/plain")
+            body = self.rfile.read(length) if length > 0 else b""
             status, text = service.handle_notification(body, dict(self.headers.items()), self.path[len(prefix):])
             self._reply(status, text, "text/plain")
 
