@@ -207,3 +207,12 @@ def test_json_fast_path_agrees_with_json_loads(samples):
                             str(d["http.response.status"]), d["http.response.written"])
             checked += 1
     assert checked > 50
+
+
+def test_logstash_formatter_lines_are_json_too():
+    line = ('{"@timestamp":"2026-11-27T07:45:10Z","@version":"1","http.request.method":"GET",'
+            '"http.request.uri":"/v2/a/manifests/v1","http.response.duration":"2.5ms","http.response.status":200,'
+            '"http.response.written":417,"level":"info","message":"response completed","type":"registry"}\n')
+    reg, _ = run_lines("distribution-json", line.encode())
+    assert series(reg, REQ) == {("200", "pull", "r1"): 1.0}
+    assert total(reg, "regslo_registry_request_duration_seconds_sum") == 0.0025

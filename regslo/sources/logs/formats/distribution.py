@@ -86,7 +86,7 @@ class JsonParser:
             return MALFORMED
         if not isinstance(d, dict):
             return MALFORMED
-        msg = d.get("msg")
+        msg = d.get("msg", d.get("message"))  # "message": logrus' logstash formatter
         if not isinstance(msg, str) or not msg.startswith(_COMPLETED):
             return IGNORED
         return _record(sink, d.get("http.request.method"), d.get("http.request.uri"), d.get("http.response.status"),
