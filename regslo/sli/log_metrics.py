@@ -24,6 +24,7 @@ from prometheus_client.utils import floatToGoString
 from regslo.sli.buckets import REQUEST_DURATION_BUCKETS
 
 OTHER = "__other__"
+MAX_REPOSITORY = 255  # characters; the OCI distribution spec's limit for a repository name
 OUTCOMES = ("parsed", "ignored", "malformed")
 PARSED, IGNORED, MALFORMED = OUTCOMES
 
@@ -47,6 +48,8 @@ class RepositoryLimiter:
         self.evicted: list[str] = []  # drained by the owner to drop the evicted series
 
     def label(self, repo: str) -> str:
+        if len(repo) > MAX_REPOSITORY:  # longer than the distribution spec allows: never a real repository
+            return OTHER
         sketch = self.sketch
         if repo in sketch:
             sketch[repo] += 1

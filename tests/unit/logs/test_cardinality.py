@@ -65,3 +65,9 @@ def test_evicted_series_disappear_and_other_stays_monotonic():
     assert values[-1][("pull", "r1", "hot")] > 0
     others = [v.get(("pull", "r1", OTHER), 0) for v in values]
     assert others == sorted(others)
+
+
+def test_overlong_repository_names_never_get_a_series():
+    lim = RepositoryLimiter(k=10)
+    assert lim.label("a" * 256) == OTHER and not lim.admitted and not lim.sketch
+    assert lim.label("a" * 255) == "a" * 255
