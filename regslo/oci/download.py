@@ -49,7 +49,7 @@ _NOT_FORWARDED = {"host", "connection", "content-length", "transfer-encoding", "
 @dataclass(frozen=True)
 class Download:
     size: int  # bytes received (and hashed)
-    url: str  # where the body came from, after redirects
+    url: str  # where the body came from, after redirects, without the query (a pre-signed URL's signature)
     redirects: int
     seconds: float  # from the first request to the last byte
 
@@ -98,7 +98,8 @@ def download_blob(url: str, headers: Mapping[str, str] | Iterable[tuple[str, str
                 conn.close()
             if actual != digest:
                 raise DigestMismatch(digest, actual)
-            return Download(size=size, url=url, redirects=redirects, seconds=time.perf_counter() - started)
+            return Download(size=size, url=url.split("?", 1)[0], redirects=redirects,
+                            seconds=time.perf_counter() - started)
     except OCIError:
         raise
     except (OSError, http.client.HTTPException, ValueError) as exc:
