@@ -50,6 +50,7 @@ def test_run_serves_the_page_and_keeps_passwords_out(registries, tmp_path):
         assert "default-src 'none'" in page.headers["content-security-policy"]
         assert 'data-registry="locked" data-region="region-locked" data-status="critical"' in page.text
         assert 'data-reason="auth"' in page.text
+        assert 'id="no-slos"' in page.text and 'id="no-replication"' in page.text  # said, not left empty
         api = httpx.get(f"{base}/api/v1/status", timeout=5).text
         for text in (page.text, api):
             assert WRONG not in text and RIGHT not in text
