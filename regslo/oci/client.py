@@ -200,7 +200,7 @@ class RegistryClient:
         """Stream a blob, verifying its sha256 as it arrives; return its size in bytes.
 
         ``size`` is the blob's size from the manifest, when known. Blobs larger than ``FAST_DOWNLOAD_ABOVE``
-        are read by ``regslo.oci.download`` (zero-copy reads, hashing in a second thread) after an httpx
+        are read by ``regslo.oci.download`` (zero-copy reads into one buffer, hashed in place) after an httpx
         ``HEAD`` has settled authentication; smaller ones, and unknown sizes, stream through httpx."""
         if not digest.startswith("sha256:"):
             raise OCIError("client_error", f"unsupported digest algorithm in {digest[:20]}")

@@ -14,7 +14,7 @@ import pytest
 
 from regslo.config import AuthConfig, Registry, Secret, TLSConfig
 from regslo.oci.client import FAST_DOWNLOAD_ABOVE, RegistryClient, sha256_digest
-from regslo.oci.download import BUFFER_SIZE, BUFFERS
+from regslo.oci.download import BUFFER_SIZE
 from regslo.oci.errors import OCIError
 from tests.support.registry import make_htpasswd
 from tests.support.tls import make_ca, make_server_cert
@@ -22,8 +22,8 @@ from tests.support.token_server import TokenServer
 
 REPO = "regslo/big"
 USER, PASSWORD = "probe", "d0wnload-Pa55"
-# ring-sized (the last buffer is exactly full, EOF comes on the next read) and an odd size
-SIZES = (BUFFERS * BUFFER_SIZE, FAST_DOWNLOAD_ABOVE + 12345)
+# a whole number of buffers (the last read fills the buffer, EOF comes on the next one) and an odd size
+SIZES = (12 * BUFFER_SIZE, FAST_DOWNLOAD_ABOVE + 12345)
 
 
 def blob_path(reg, digest: str):
