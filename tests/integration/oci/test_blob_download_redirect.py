@@ -11,7 +11,6 @@ header left the registry's origin. Each failure of the store is checked on both 
 from __future__ import annotations
 
 import os
-import shutil
 import ssl
 import threading
 import time
