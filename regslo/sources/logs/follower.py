@@ -139,8 +139,12 @@ class SourceFollower:
         self._started = True
 
     def _adopt_rotated_while_down(self, seen: set[tuple[int, int]]) -> None:
-        """Finish files that were rotated away (renamed out of the glob) while regslo was not running."""
-        for entry in self.saved or ():
+        """Finish files that were rotated away (renamed out of the glob) while regslo was not running.
+
+        Found by inode in the directory they were followed in; content that no longer matches the
+        fingerprint (truncated and rewritten meanwhile) is new and read from the start.
+        """
+        for entry in list(self.saved or ()):  # _track consumes entries from self.saved
             key = (entry.get("dev"), entry.get("ino"))
             if key in seen or key in self.files:
                 continue
@@ -154,16 +158,18 @@ class SourceFollower:
                 if opened is None:
                     continue
                 fd, st = opened
-                if (st.st_dev, st.st_ino) == key and self._resume_entry(fd, st) is not None:
-                    self._track(path, fd, st, initial=False).quiet_since = self.clock()
+                if (st.st_dev, st.st_ino) == key:  # our file, renamed: resume it, or read it all if it was
+                    self._track(path, fd, st, initial=False).quiet_since = self.clock()  # rewritten meanwhile
                     break
                 os.close(fd)
 
     # -- reading ---------------------------------------------------------------------------------------
     def poll(self) -> bool:
-        """Read everything new in every tracked file; True if any offset moved."""
+        """Read everything new in every tracked file; True if any offset moved or the set of files changed
+        (a new file must be in the checkpoint even before a line of it is read: it may be rotated away)."""
+        known = len(self.files)
         self._discover()
-        progress = False
+        progress = len(self.files) != known
         for key in list(self.files):
             tracked = self.files[key]
             moved = self._read(tracked)
@@ -217,6 +223,8 @@ class SourceFollower:
         return True
 
     def entries(self) -> list[dict[str, Any]]:
+        if not self._started:  # stopped before its first poll: keep what the last checkpoint said
+            return list(self.saved or [])
         return [t.entry() for t in self.files.values()]
 
     def close(self) -> None:
