@@ -23,7 +23,8 @@ import httpx
 
 from regslo import __version__
 from regslo.config import Registry
-from regslo.oci.errors import DigestMismatch, OCIError, error_from_response
+from regslo.oci.auth import AuthError
+from regslo.oci.errors import DigestMismatch, OCIError, classify, error_from_response, short_message
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -123,6 +124,8 @@ class RegistryClient:
                                             **kwargs)
         except httpx.HTTPError as exc:
             raise _wrap(exc, what) from exc
+        except AuthError as exc:
+            raise OCIError("auth", f"{what}: auth: {short_message(exc, 160)}") from exc
         if response.status_code not in ok:
             raise error_from_response(response, what)
         return response
@@ -223,6 +226,8 @@ class RegistryClient:
                         raise OCIError("timeout", "probe deadline passed during blob download")
         except httpx.HTTPError as exc:
             raise _wrap(exc, "blob get") from exc
+        except AuthError as exc:
+            raise OCIError("auth", f"blob get: auth: {short_message(exc, 160)}") from exc
         finally:
             actual = "sha256:" + hasher.finish()
         if actual != digest:
@@ -325,7 +330,5 @@ def _next_link(resp: httpx.Response) -> str | None:
 
 
 def _wrap(exc: httpx.HTTPError, what: str) -> OCIError:
-    from regslo.oci.errors import classify, short_message
-
     reason = classify(exc)
     return OCIError(reason, f"{what}: {reason}: {short_message(exc, 160)}")

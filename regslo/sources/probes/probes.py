@@ -57,13 +57,18 @@ class PhaseClock:
                 self.phases["auth"] = self.phases.get("auth", 0.0) + auth
 
 
-def _blob_digests(manifest: bytes) -> list[str]:
-    """Config and layer digests of an image manifest (what a pull must fetch)."""
+def _blobs(manifest: bytes) -> list[tuple[str, int | None]]:
+    """(digest, size) of the config and every layer of an image manifest: what a pull must fetch."""
     try:
         doc = json.loads(manifest)
-        return [doc["config"]["digest"]] + [layer["digest"] for layer in doc.get("layers", [])]
+        descriptors = [doc["config"]] + list(doc.get("layers", []))
+        return [(d["digest"], d.get("size") if isinstance(d.get("size"), int) else None) for d in descriptors]
     except (ValueError, KeyError, TypeError) as exc:
         raise OCIError("other", f"unreadable manifest: {type(exc).__name__}") from None
+
+
+def _blob_digests(manifest: bytes) -> list[str]:
+    return [digest for digest, _size in _blobs(manifest)]
 
 
 class RegistryProber:
@@ -136,11 +141,14 @@ class RegistryProber:
         if manifest.digest != latest.manifest_digest:
             raise OCIError("digest_mismatch", f"tag {latest.tag} resolves to {manifest.digest}, "
                                               f"pushed {latest.manifest_digest}")
-        blobs = _blob_digests(manifest.body)
+        blobs = _blobs(manifest.body)
         total = 0
         with clock.phase("blob_get"):
-            for digest in blobs:
-                total += self.client.get_blob(self.repo, digest, deadline)
+            for digest, size in blobs:
+                got = self.client.get_blob(self.repo, digest, deadline, size=size)
+                if size is not None and got != size:
+                    raise OCIError("digest_mismatch", f"blob {digest[:19]} has {got} bytes, manifest says {size}")
+                total += got
         return f"pulled {latest.tag} ({total} B, {len(blobs)} blobs verified)"
 
     def _seed(self) -> bool:
