@@ -63,6 +63,7 @@ class SourceFollower:
     max_bytes_per_poll: int = 2 * 1024 * 1024  # bounds the time between checkpoints while catching up
     clock: Callable[[], float] = time.monotonic
     files: dict[tuple[int, int], TrackedFile] = field(default_factory=dict)
+    behind: bool = False
     _started: bool = False
 
     # -- discovery -------------------------------------------------------------------------------------
@@ -170,14 +171,17 @@ class SourceFollower:
         known = len(self.files)
         self._discover()
         progress = len(self.files) != known
+        behind = False
         for key in list(self.files):
             tracked = self.files[key]
             moved = self._read(tracked)
+            behind = behind or self.behind
             progress = progress or moved
             if tracked.quiet_since is not None and not moved and self.clock() - tracked.quiet_since >= self.grace:
                 progress = self._finish(tracked) or progress
                 os.close(tracked.fd)
                 del self.files[key]
+        self.behind = behind  # True: a file has more than one round's budget waiting
         return progress
 
     def _read(self, tracked: TrackedFile) -> bool:
@@ -193,6 +197,7 @@ class SourceFollower:
             tracked.fp_len = min(size, FINGERPRINT_BYTES)
             tracked.fp = fingerprint(fd, tracked.fp_len)
         budget = self.max_bytes_per_poll
+        self.behind = False
         while tracked.offset < size and budget > 0:
             data = os.pread(fd, min(READ_CHUNK, size - tracked.offset), tracked.offset)
             if not data:
@@ -208,6 +213,7 @@ class SourceFollower:
             time.sleep(0)  # let the exporter and probe threads take the GIL between chunks
             if consumed == 0:
                 break  # a partial line: wait for its newline
+        self.behind = self.behind or (budget <= 0 and tracked.offset < size)
         return tracked.offset != start
 
     def _finish(self, tracked: TrackedFile) -> bool:

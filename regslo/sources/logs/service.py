@@ -23,6 +23,7 @@ from regslo.sources.logs.formats.notifications import BoundedLRU, NotificationPa
 
 log = logging.getLogger("regslo.logs")
 MAX_BODY = 4 * 1024 * 1024
+COMMIT_INTERVAL = 1.0  # seconds between checkpoints while a backlog is read
 _CONTENT_TYPES = ("application/vnd.docker.distribution.events.v1+json", "application/json")
 
 
@@ -56,6 +57,7 @@ class LogService:
         self._thread: threading.Thread | None = None
         self._dirty = False
         self._commit_lock = threading.Lock()
+        self._last_commit = 0.0
 
     def _load_checkpoint(self) -> dict | None:
         if self.store is None:
@@ -112,17 +114,20 @@ class LogService:
                 self.poll_once()
             except Exception:  # never let one bad round kill the tailer; the next round retries
                 log.exception("log tailer round failed")
-            self._stop.wait(max(0.0, self.config.poll_interval - (time.monotonic() - started)))
+            behind = any(f.behind for f in self.followers)  # catching up: no pause between rounds
+            self._stop.wait(0 if behind else max(0.0, self.config.poll_interval - (time.monotonic() - started)))
 
     def poll_once(self) -> bool:
-        """Read every source once, then checkpoint and publish if anything changed."""
+        """Read every source once, then checkpoint and publish if anything changed (while catching up,
+        at most once per ``COMMIT_INTERVAL``: each checkpoint costs two fsyncs)."""
         progress = False
         for follower in self.followers:
             try:
                 progress = follower.poll() or progress
             except OSError as exc:
                 log.warning("reading %s: %s", follower.pattern, exc)
-        if progress or self._dirty:
+        behind = any(f.behind for f in self.followers)
+        if (progress or self._dirty) and (not behind or time.monotonic() - self._last_commit >= COMMIT_INTERVAL):
             self.commit()
         return progress
 
@@ -139,6 +144,7 @@ class LogService:
                     log.warning("cannot write log checkpoint %s: %s", self.store.path, exc)
                     return  # not on disk: keep the last published totals
             self.metrics.publish()
+            self._last_commit = time.monotonic()
 
     # -- webhook ----------------------------------------------------------------------------------------
     def handle_notification(self, body: bytes, headers: dict[str, str], registry_name: str) -> tuple[int, bytes]:

@@ -249,3 +249,17 @@ def test_foreign_checkpoint_contents_start_fresh(tmp_path, logdir, content):
     service, reg = make_service(tmp_path)
     service.poll_once()
     assert requests(reg) == 2
+
+
+def test_behind_while_a_backlog_exceeds_one_rounds_budget(tmp_path, logdir):
+    append(logdir / "a.log", lines(0, 300))
+    service, reg = make_service(tmp_path)
+    follower = service.followers[0]
+    follower.max_bytes_per_poll = 4096
+    rounds = 0
+    follower.poll()
+    while follower.behind:  # the service loops without pausing while this holds
+        follower.poll()
+        rounds += 1
+    service.commit()
+    assert rounds > 3 and requests(reg) == 300
