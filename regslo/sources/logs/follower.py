@@ -203,6 +203,9 @@ class SourceFollower:
             if not data:
                 break
             lines, consumed = tracked.splitter.feed(data)
+            if not consumed and len(data) < size - tracked.offset:  # a line longer than one chunk
+                data = os.pread(fd, min(size - tracked.offset, self.max_line_bytes + 1), tracked.offset)
+                lines, consumed = tracked.splitter.feed(data)
             if lines:
                 with self.lock:
                     feed_lines(lines, self.parser, self.sink)

@@ -251,7 +251,9 @@ def test_foreign_checkpoint_contents_start_fresh(tmp_path, logdir, content):
     assert requests(reg) == 2
 
 
-def test_behind_while_a_backlog_exceeds_one_rounds_budget(tmp_path, logdir):
+def test_behind_while_a_backlog_exceeds_one_rounds_budget(tmp_path, logdir, monkeypatch):
+    from regslo.sources.logs import follower as follower_module
+    monkeypatch.setattr(follower_module, "READ_CHUNK", 1024)
     append(logdir / "a.log", lines(0, 300))
     service, reg = make_service(tmp_path)
     follower = service.followers[0]
@@ -263,3 +265,14 @@ def test_behind_while_a_backlog_exceeds_one_rounds_budget(tmp_path, logdir):
         rounds += 1
     service.commit()
     assert rounds > 3 and requests(reg) == 300
+
+
+def test_a_line_longer_than_one_read_chunk_but_within_the_bound(tmp_path, logdir, monkeypatch):
+    from regslo.sources.logs import follower as follower_module
+    monkeypatch.setattr(follower_module, "READ_CHUNK", 1024)
+    long_line = line(0).replace(b'"t"', b'"' + b"u" * 5000 + b'"')
+    append(logdir / "a.log", long_line + lines(1, 3) + b"z" * 9000 + b"\n" + lines(3, 4))
+    service, reg = make_service(tmp_path, max_line="8KiB")
+    for _ in range(5):
+        service.poll_once()
+    assert requests(reg) == 4 and outcomes(reg)["malformed"] == 1
