@@ -77,3 +77,27 @@ def test_arbitrary_text_never_raises(fmt, text):
 def test_garbage_is_counted_malformed():
     reg, _ = run_lines("distribution", b"\x00\x01binary\xff\n{not json\n")
     assert series(reg, "regslo_log_lines_total")[("malformed", "test")] == 2
+
+
+_VARS = ["$remote_addr", "$remote_user", "$time_local", "$request", "$status", "$body_bytes_sent", "$request_time",
+         "$upstream_response_time", "$http_user_agent", "${host}", "$request_method", "$request_uri"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(parts=st.lists(st.one_of(st.sampled_from(_VARS), st.sampled_from([" ", " - ", '"', "[", "]", " rt=", "|", "\t"])),
+                      max_size=14))
+def test_any_nginx_log_format_compiles_or_is_refused_and_its_lines_never_raise(parts):
+    from regslo.sources.logs.formats.access import AccessParser, compile_log_format
+    fmt = "".join(parts)
+    try:
+        compile_log_format(fmt)
+    except ValueError:
+        return  # refused with a message (no $status or no request)
+    values = {"$request": "GET /v2/a/manifests/v1 HTTP/1.1", "$request_method": "GET", "$request_uri": "/v2/a/manifests/v1",
+              "$status": "200", "$body_bytes_sent": "17", "$request_time": "0.250", "$time_local": "27/Nov/2026:07:45:10 +0000"}
+    line = fmt
+    for var in sorted(_VARS, key=len, reverse=True):
+        line = line.replace(var, values.get(var, "x"))
+    sink = LogMetrics(None).sink("r1", "s")
+    outcome = AccessParser.nginx(fmt).feed(line, sink)
+    assert outcome in OUTCOMES  # never raises; the formats are ambiguous enough that a match is not promised
