@@ -29,20 +29,26 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``argv``, only the chosen subcommand's module is imported (a replay of a log
+    file should not pay for importing the probe engine, the SLO generator and the demo)."""
+    words = [a for a in (argv or []) if not a.startswith("-")]
+    chosen = words[:2] if argv is not None else None
     parser = argparse.ArgumentParser(prog="regslo", description="SLOs for container image registries.")
     parser.add_argument("--version", action="version", version=f"regslo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        _attach(p, module)
+        if chosen is None or chosen[:1] == [name]:
+            _attach(p, module)
     for group, (help_text, commands) in GROUPS.items():
         gp = sub.add_parser(group, help=help_text, description=help_text)
         gsub = gp.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
         gsub.required = True
         for name, (module, sub_help) in commands.items():
             p = gsub.add_parser(name, help=sub_help, description=sub_help)
-            _attach(p, module)
+            if chosen is None or chosen == [group, name]:
+                _attach(p, module)
     return parser
 
 
@@ -53,7 +59,8 @@ def _attach(parser: argparse.ArgumentParser, module_name: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "_main", None):
         parser.print_help(sys.stderr)
