@@ -90,7 +90,7 @@ class Replicator:
             blobs = [doc["config"]["digest"]] + [layer["digest"] for layer in doc.get("layers", [])]
             for dest in self.destinations:
                 for blob in blobs:
-                    data = self._read_blob(repo, blob)
+                    data = self.source.read_blob(repo, blob)
                     dest.push_blob(repo, data, digest=blob)
                 dest.put_manifest(repo, tag or digest, manifest.body, manifest.media_type or
                                   "application/vnd.oci.image.manifest.v1+json")
@@ -98,12 +98,6 @@ class Replicator:
         except Exception as exc:  # noqa: BLE001 - a replicator keeps going; the probes will see the gap
             self.failed += 1
             log.warning("replication of %s@%s failed: %s", repo, digest[:19], short_message(exc))
-
-    def _read_blob(self, repo: str, digest: str) -> bytes:
-        resp = self.source._client.get(f"/v2/{repo}/blobs/{digest}",
-                                       extensions={"regslo_scope": f"repository:{repo}:pull"})
-        resp.raise_for_status()
-        return resp.content
 
     def start(self) -> "Replicator":
         threading.Thread(target=self.httpd.serve_forever, name="replicator", daemon=True).start()

@@ -250,6 +250,15 @@ class RegistryClient:
         return download_blob(str(head.request.url), head.request.headers.multi_items(), digest,
                              context=self._download_context, timeout=self.timeout, deadline=deadline).size
 
+    def read_blob(self, repo: str, digest: str, deadline: float | None = None) -> bytes:
+        """A small blob's bytes, digest verified (for copying; ``get_blob`` streams large ones)."""
+        resp = self._request("GET", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, "pull"),
+                             deadline=deadline, what="blob get", ok=(200,))
+        actual = sha256_digest(resp.content)
+        if actual != digest:
+            raise DigestMismatch(digest, actual)
+        return resp.content
+
     def delete_manifest(self, repo: str, digest: str, deadline: float | None = None) -> bool:
         """Delete by digest (distribution refuses deletes by tag). False when it was already gone."""
         resp = self._request("DELETE", f"/v2/{repo}/manifests/{digest}", scope=self._scope(repo, "delete"),
