@@ -198,30 +198,26 @@ class Stack:
         t = self.timing
         cfg = configs.alertmanager_config(self.receiver.url, generated, t.group_wait, t.group_interval,
                                           t.repeat_interval)
-        d = self.workdir / "alertmanager"
-        d.mkdir(exist_ok=True)
-        (d / "alertmanager.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-        addr = f"127.0.0.1:{self.ports.alertmanager}"
-        child = Child("alertmanager", [BINARIES["alertmanager"], f"--config.file={d / 'alertmanager.yml'}",
-                                       f"--storage.path={d / 'data'}", f"--web.listen-address={addr}",
-                                       "--cluster.listen-address=", f"--web.external-url=http://{addr}"],
-                      stdout=d / "alertmanager.log").start()
-        self.children.append(child)
-        wait_http(f"http://{addr}/-/ready", 30, child)
+        self._start_server("alertmanager", cfg, self.ports.alertmanager,
+                           lambda d: [f"--storage.path={d / 'data'}", "--cluster.listen-address="])
 
     def _start_prometheus(self) -> None:
-        d = self.workdir / "prometheus"
-        d.mkdir(exist_ok=True)
         t = self.timing
         cfg = configs.prometheus_config(f"127.0.0.1:{self.ports.regslo}", f"127.0.0.1:{self.ports.alertmanager}",
                                         configs.rule_files(self.out_dir / "alerts"), t.scrape_interval,
                                         t.evaluation_interval)
-        (d / "prometheus.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-        addr = f"127.0.0.1:{self.ports.prometheus}"
-        child = Child("prometheus", [BINARIES["prometheus"], f"--config.file={d / 'prometheus.yml'}",
-                                     f"--storage.tsdb.path={d / 'data'}", f"--web.listen-address={addr}",
-                                     "--storage.tsdb.retention.time=1d", f"--web.external-url=http://{addr}"],
-                      stdout=d / "prometheus.log").start()
+        self._start_server("prometheus", cfg, self.ports.prometheus,
+                           lambda d: [f"--storage.tsdb.path={d / 'data'}", "--storage.tsdb.retention.time=1d"])
+
+    def _start_server(self, name: str, cfg: dict, port: int, extra_args) -> None:
+        """Write NAME/NAME.yml, start the Prometheus-family server NAME on 127.0.0.1:PORT, wait until ready."""
+        d = self.workdir / name
+        d.mkdir(exist_ok=True)
+        (d / f"{name}.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        addr = f"127.0.0.1:{port}"
+        args = [BINARIES[name], f"--config.file={d / f'{name}.yml'}", f"--web.listen-address={addr}",
+                *extra_args(d), f"--web.external-url=http://{addr}"]
+        child = Child(name, args, stdout=d / f"{name}.log").start()
         self.children.append(child)
         wait_http(f"http://{addr}/-/ready", 30, child)
 
