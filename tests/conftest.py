@@ -9,7 +9,8 @@ import pytest
 
 from tests.support.registry import RegistryProcess, start_registry
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "distribution-2.8"
+# Logs, notification events and configs captured from a real distribution 2.8 registry (see tests/data/README.md).
+SAMPLES = Path(__file__).resolve().parent / "data" / "distribution-2.8"
 
 
 def require(binary: str) -> str:
@@ -47,5 +48,5 @@ def registry(registries) -> RegistryProcess:
 @pytest.fixture
 def samples() -> Path:
     if not SAMPLES.is_dir():
-        pytest.fail(f"samples not found at {SAMPLES}; ../shared must lie beside the checkout")
+        pytest.fail(f"samples not found at {SAMPLES}: the repository checkout is incomplete")
     return SAMPLES

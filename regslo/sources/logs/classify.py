@@ -1,6 +1,6 @@
 """Request classification shared by every log format: operation from method + path, and Go durations.
 
-Operations follow ../shared/reference/registry.md: ping, list, pull, push, delete, other. The repository
+Operations follow the OCI distribution API's routes: ping, list, pull, push, delete, other. The repository
 name is what lies between ``/v2/`` and the last ``/manifests/``, ``/blobs/``, ``/tags/`` or ``/referrers/``
 segment (names may contain slashes).
 """

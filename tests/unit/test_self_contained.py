@@ -1,0 +1,30 @@
+"""The repository carries everything its tests, benchmarks and scripts read: nothing reaches outside it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKED = ("regslo", "tests", "bench", "scripts", ".ci")
+# A path that climbs out of the checkout into a sibling folder the developers happen to have.
+OUTSIDE = re.compile(r"\.\./shared|parents\[2\]\s*/\s*[\"']shared")
+
+
+def test_no_file_refers_to_a_folder_beside_the_checkout():
+    offenders = []
+    for top in CHECKED:
+        for path in sorted((ROOT / top).rglob("*")):
+            if not path.is_file() or path.suffix in {".pyc", ".png"} or path == Path(__file__):
+                continue
+            text = path.read_text(errors="replace")
+            for no, line in enumerate(text.splitlines(), 1):
+                if OUTSIDE.search(line):
+                    offenders.append(f"{path.relative_to(ROOT)}:{no}: {line.strip()[:120]}")
+    assert offenders == []
+
+
+def test_recorded_samples_are_in_the_repository():
+    data = ROOT / "tests" / "data" / "distribution-2.8"
+    names = {p.name for p in data.iterdir()}
+    assert {"r1-json-mixed.log", "r2-text-mixed.log", "registry_notifications.jsonl"} <= names
