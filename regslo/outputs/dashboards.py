@@ -61,11 +61,13 @@ def layout(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def render(template: str, config: Any) -> str:
+    from regslo.outputs import extras
     text = _environment().get_template(template).render(slos=[slo_context(s) for s in config.slos])
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DashboardError(f"{template} rendered invalid JSON: {exc}") from None
+    doc["panels"].extend(extras.panels(config, template.split(".", 1)[0]))
     layout(doc["panels"])
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 

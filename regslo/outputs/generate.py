@@ -33,14 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def render(config: Any, fmt: str = "prometheus", openslo: bool = False) -> dict[str, str]:
     """Every generated file for ``config``, keyed by its path relative to the output directory."""
-    from regslo.outputs import alertmanager, dashboards, rule_tests, rules
+    from regslo.outputs import alertmanager, dashboards, extras, rule_tests, rules
     files: dict[str, str] = {}
     if fmt == "prometheus-operator":
-        files["alerts/regslo.prometheusrule.yml"] = rules.prometheus_rule(config)
+        files["alerts/regslo.prometheusrule.yml"] = rules.prometheus_rule(config, extra_groups=extras.groups(config))
     else:
         for slo in config.slos:
             files[f"alerts/{slo.name}.rules.yml"] = rules.rules_file(slo, config)
             files[f"alerts/{slo.name}_test.yml"] = rule_tests.test_file(slo, config, f"{slo.name}.rules.yml")
+        files.update(extras.files(config))
     files["alerts/alertmanager.yml"] = alertmanager.render(config)
     for name, text in dashboards.render_all(config).items():
         files[f"dashboards/{name}"] = text

@@ -171,13 +171,15 @@ def rules_file(slo: SLO, config: Any) -> str:
     return dump({"groups": [rule_group(slo, runbooks, dashboards)]}, header=f"{HEADER}\nSLO {slo.name}")
 
 
-def prometheus_rule(config: Any, name: str = "regslo-slos", namespace: str | None = None) -> str:
-    """All SLOs as one prometheus-operator ``PrometheusRule`` resource."""
+def prometheus_rule(config: Any, name: str = "regslo-slos", namespace: str | None = None,
+                    extra_groups: list[dict[str, Any]] | None = None) -> str:
+    """All SLOs (and ``extra_groups``, the non-SLO alerts) as one prometheus-operator ``PrometheusRule``."""
     runbooks, dashboards = settings_of(config)
     metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/name": "regslo",
                                                          "app.kubernetes.io/component": "slo-rules"}}
     if namespace:
         metadata["namespace"] = namespace
     resource = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": metadata,
-                "spec": {"groups": [rule_group(slo, runbooks, dashboards) for slo in config.slos]}}
+                "spec": {"groups": [rule_group(slo, runbooks, dashboards) for slo in config.slos]
+                         + list(extra_groups or [])}}
     return dump(resource, header=HEADER)
