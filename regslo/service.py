@@ -33,10 +33,12 @@ class Service:
         self.engine = ProbeEngine(config, [self.metrics, self.recent], instance=instance)
         self.logs: Any = None
         self.slo_state: Any = None
+        self.inspector: Any = None
         self.server = ExporterServer(self.registry, listen_address or config.server.listen_address,
                                      ready=self.engine.ready.is_set)
         self._stopped = threading.Event()
         self._attach_logs()
+        self._attach_inspector()
         self._attach_slos()
         self._attach_status()
 
@@ -56,6 +58,15 @@ class Service:
             return Response(status, body)
 
         self.server.route("POST", "/notifications", notifications, prefix=True)
+
+    def _attach_inspector(self) -> None:
+        if not getattr(self.config, "inspect", None):
+            return
+        from regslo.sources.inspect.inspector import Inspector
+
+        self.inspector = Inspector(self.config, self.registry)
+        if self.logs is not None:
+            self.logs.subscribe(self.inspector.submit)
 
     def _attach_slos(self) -> None:
         if not self.config.slos:
@@ -78,6 +89,8 @@ class Service:
         self.server.start()
         if self.logs is not None:
             self.logs.start()
+        if self.inspector is not None:
+            self.inspector.start()
         if self.slo_state is not None:
             self.slo_state.start()
         log.info("serving metrics on http://%s:%d/metrics", *self.server.httpd.server_address[:2])
@@ -91,6 +104,8 @@ class Service:
         self.engine.stop()
         if self.logs is not None:
             self.logs.stop()
+        if self.inspector is not None:
+            self.inspector.stop()
         if self.slo_state is not None:
             self.slo_state.stop()
         self.server.stop()

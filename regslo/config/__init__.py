@@ -93,6 +93,7 @@ class Config:
     slos: list = field(default_factory=list)  # regslo.config.slos.SLO
     alerting: Any = None  # regslo.slo.settings.AlertingSettings
     dashboards: Any = None  # regslo.slo.settings.DashboardSettings
+    inspect: Any = None  # regslo.config.inspect.InspectConfig
     warnings: list[str] = field(default_factory=list)
     path: Path | None = None
 
@@ -133,7 +134,8 @@ def parse_config(text: str, base_dir: Path | None = None, source: str = "<config
     return config
 
 
-TOP_LEVEL_KEYS = {"registries", "probes", "replication", "server", "logs", "slos", "alerting", "dashboards"}
+TOP_LEVEL_KEYS = {"registries", "probes", "replication", "server", "logs", "slos", "alerting", "dashboards",
+                  "inspect"}
 
 
 def build_config(raw: Any, errors: Errors, base_dir: Path) -> Config:
@@ -150,6 +152,8 @@ def build_config(raw: Any, errors: Errors, base_dir: Path) -> Config:
     _check_listen_address(server.listen_address, "server.listen_address", errors)
     config = Config(registries=registries, probes=probes, replication=replication, server=server)
     config.logs = logs_section.parse(top.raw.get("logs"), "logs", errors, config, base_dir)
+    from regslo.config import inspect as inspect_section
+    config.inspect = inspect_section.parse(top.raw.get("inspect"), "inspect", errors, config)
     from regslo.slo import settings as slo_settings
     config.alerting = slo_settings.parse_alerting(top.raw.get("alerting"), "alerting", errors)
     config.dashboards = slo_settings.parse_dashboards(top.raw.get("dashboards"), "dashboards", errors)

@@ -97,7 +97,7 @@ class RepositoryLimiter:
 class LogMetrics(Collector):
     """Counts from every log source and the notifications webhook; a collector over published snapshots."""
 
-    KINDS = ("requests", "bytes", "repos", "events", "media", "overwrites", "lines", "last_line", "dur_sum")
+    KINDS = ("requests", "bytes", "repos", "events", "media", "overwrites", "lines", "last_line", "dur_sum", "cache")
 
     def __init__(self, registry: CollectorRegistry | None = None, top_k: int = 100,
                  buckets: tuple[float, ...] = REQUEST_DURATION_BUCKETS):
@@ -240,6 +240,9 @@ class LogMetrics(Collector):
                        ("registry", "action", "media_type"), snap["media"])
         yield _counter("regslo_registry_tag_overwrites", "Manifest pushes that moved an existing tag.",
                        ("registry",), snap["overwrites"])
+        yield _counter("regslo_registry_cache_requests", "Requests through a caching proxy in front of the registry, "
+                       "by nginx $upstream_cache_status (none: the cache was not involved).",
+                       ("registry", "operation", "status"), snap["cache"])
         yield _counter("regslo_log_lines", "Log lines read, by outcome (parsed, ignored, malformed).",
                        ("source", "outcome"), snap["lines"])
         last = GaugeMetricFamily("regslo_log_last_line_timestamp_seconds",
@@ -323,6 +326,12 @@ class Sink:
         if repository:  # only for sources without request lines (Harbor audit)
             rkey = (self.registry, self._limiter.label(repository), action)
             self._repos[rkey] = self._repos.get(rkey, 0) + 1
+
+    def cache(self, operation: str, status: str) -> None:
+        """One request through a caching proxy with its cache status (HIT, MISS, ..., none)."""
+        cache = self.metrics.state["cache"]
+        key = (self.registry, operation, status)
+        cache[key] = cache.get(key, 0) + 1
 
     def tag_overwrite(self) -> None:
         over = self.metrics.state["overwrites"]

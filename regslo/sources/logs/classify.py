@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import re
 
+from regslo import __version__
+
 OPERATIONS = ("ping", "list", "pull", "push", "delete", "other")
+# The image inspector's User-Agent: its reads are regslo's own, never user pulls (parsers skip them).
+INSPECTOR_PRODUCT = "regslo-inspector/"
+INSPECTOR_USER_AGENT = f"{INSPECTOR_PRODUCT}{__version__} (+regslo image inspector; docs/supply-chain.md)"
 _READ = frozenset(("GET", "HEAD"))
 _SEGMENTS = ("/manifests/", "/blobs/", "/tags/", "/referrers/")
+
+
+def own_read(user_agent: object) -> bool:
+    """True for a request the image inspector made (its User-Agent starts with ``regslo-inspector/``)."""
+    return isinstance(user_agent, str) and user_agent.startswith(INSPECTOR_PRODUCT)
 
 
 def classify(method: str, uri: str) -> tuple[str, str | None]:

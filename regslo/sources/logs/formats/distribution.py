@@ -13,10 +13,11 @@ import json
 import re
 
 from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
-from regslo.sources.logs.classify import classify, parse_go_duration
-from regslo.sources.logs.formats.access import parse_access_line
+from regslo.sources.logs.classify import INSPECTOR_PRODUCT, classify, own_read, parse_go_duration
+from regslo.sources.logs.formats.access import own_access_line, parse_access_line
 
 _COMPLETED = "response completed"
+_OWN_JSON = '"http.request.useragent":"' + INSPECTOR_PRODUCT  # the image inspector's requests: not users'
 
 
 def _fields_ok(method, uri, status, written, duration) -> bool:
@@ -63,6 +64,8 @@ class JsonParser:
 
     def feed(self, line: str, sink: Sink, duration_only: bool = False) -> str:
         if '"msg":"response completed' in line:
+            if _OWN_JSON in line:
+                return IGNORED
             fast = _fast_fields(line)
             if fast is not None:
                 method, uri, duration, status, written = fast
@@ -87,7 +90,7 @@ class JsonParser:
         if not isinstance(d, dict):
             return MALFORMED
         msg = d.get("msg", d.get("message"))  # "message": logrus' logstash formatter
-        if not isinstance(msg, str) or not msg.startswith(_COMPLETED):
+        if not isinstance(msg, str) or not msg.startswith(_COMPLETED) or own_read(d.get("http.request.useragent")):
             return IGNORED
         return _record(sink, d.get("http.request.method"), d.get("http.request.uri"), d.get("http.response.status"),
                        d.get("http.response.written"), d.get("http.response.duration"), duration_only)
@@ -142,7 +145,7 @@ class TextParser:
         if 'msg="response completed' not in line:
             return IGNORED
         d = parse_logfmt(line)
-        if not d.get("msg", "").startswith(_COMPLETED):
+        if not d.get("msg", "").startswith(_COMPLETED) or own_read(d.get("http.request.useragent")):
             return IGNORED
         status = d.get("http.response.status", "")
         written = d.get("http.response.written")
@@ -168,6 +171,8 @@ class MixedParser:
         parsed = parse_access_line(line)
         if parsed is None:
             return MALFORMED if line.strip() else IGNORED
+        if own_access_line(line):
+            return IGNORED
         method, uri, status, nbytes = parsed
         operation, repo = classify(method, uri)
         sink.request(operation, status, nbytes, repo)
