@@ -89,6 +89,8 @@ class InspectMetrics:
                 self.with_artifact.labels(name, kind)
             for reason in SKIP_REASONS:
                 self.skipped.labels(name, reason)
+            for reason in FAILURE_REASONS:
+                self.failures.labels(name, reason)
 
 
 class Inspector:
