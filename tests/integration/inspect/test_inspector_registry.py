@@ -129,3 +129,30 @@ def test_inspector_counts_what_was_attached(registries, tmp_path):
     metrics = replay([str(reg.access_log)], "combined", "r1")
     assert total(metrics, "regslo_registry_requests_total") == len(lines) - len(own)
     assert total(metrics, "regslo_log_lines_total", outcome="ignored") == len(own)
+
+
+def test_inspector_and_cache_metrics_pass_promtool_check_metrics(tmp_path):
+    import subprocess
+
+    from prometheus_client import generate_latest
+
+    from tests.conftest import require
+
+    port = free_port()
+    cfg = parse_config(_config("http://127.0.0.1:1", port).replace(
+        "sources:\n  - format: notifications\n    registry: r1\n",
+        "sources:\n  - format: notifications\n    registry: r1\n  - format: nginx\n    registry: r1\n"
+        f"    path: {tmp_path}/nginx.log\n"
+        "    log_format: '\"$request\" $status $body_bytes_sent $upstream_cache_status'\n"))
+    (tmp_path / "nginx.log").write_text("")
+    service = Service(cfg)  # not started: only its metrics are read
+    try:
+        service.inspector.metrics.size.labels("r1").observe(3e8)
+        service.logs.followers[0].sink.cache("pull", "HIT")
+        service.logs.metrics.publish()
+        text = generate_latest(service.registry)
+    finally:
+        service.server.httpd.server_close()
+    assert b"regslo_pushed_image_size_bytes_bucket" in text and b"regslo_registry_cache_requests_total" in text
+    res = subprocess.run([require("promtool"), "check", "metrics"], input=text, capture_output=True, timeout=60)
+    assert res.returncode == 0 and not res.stdout.strip() and not res.stderr.strip(), res.stdout + res.stderr
