@@ -1,7 +1,7 @@
 """Wires the stages of ``regslo run`` together: probes and log tailers -> metrics -> HTTP server.
 
 Only this module knows all stages; each stage knows nothing of the others. Optional stages (logs, SLO state,
-status page) are attached when configured and present.
+status page) are attached when configured.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import prometheus_client
 from prometheus_client import CollectorRegistry
 
 from regslo.config import Config
+from regslo.outputs import status
 from regslo.outputs.server import ExporterServer, Request, Response
 from regslo.sli.probe_metrics import ProbeMetrics
 from regslo.sli.recent import RecentResults
+from regslo.slo.state import SLOState
 from regslo.sources.probes.engine import ProbeEngine
 
 log = logging.getLogger("regslo")
@@ -60,18 +62,9 @@ class Service:
     def _attach_slos(self) -> None:
         if not self.config.slos:
             return
-        try:
-            from regslo.slo.state import SLOState
-        except ImportError:
-            log.warning("in-process SLO state is not available in this build")
-            return
         self.slo_state = SLOState(self.config.slos, self.registry, self.registry)
 
     def _attach_status(self) -> None:
-        try:
-            from regslo.outputs import status
-        except ImportError:
-            return
         status.register(self)
 
     def start(self) -> None:

@@ -7,7 +7,7 @@ import json
 import sys
 
 from regslo.commands.common import add_config_argument, load_or_exit, setup_logging
-from regslo.sources.probes.results import PHASES, ProbeResult, ReplicationResult
+from regslo.events import PHASES, ProbeResult, ReplicationResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

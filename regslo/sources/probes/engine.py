@@ -20,9 +20,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from regslo.config import Config
+from regslo.events import ProbeResult, ReplicationResult, Sink
 from regslo.sources.probes.image import default_instance
 from regslo.sources.probes.probes import RegistryProber, ReplicationProber
-from regslo.sources.probes.results import ProbeResult, ReplicationResult, Sink
 
 log = logging.getLogger("regslo.engine")
 ORDER = {"ping": 0, "push": 1, "pull": 2}

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from regslo.config import ProbeSettings, ReplicationPair, Registry
+from regslo.events import ProbeResult, ReplicationResult
 from regslo.oci.client import RegistryClient
 from regslo.oci.errors import OCIError, classify, short_message
 from regslo.sources.probes.image import TestImage, build_image, parse_tag
-from regslo.sources.probes.results import ProbeResult, ReplicationResult
 
 log = logging.getLogger("regslo.probes")
 KEEP_IMAGES = 2
