@@ -122,7 +122,9 @@ class ProbeEngine:
         self._scheduler = sched
         self.ready.set()
         log.info("probing %d registries (%d jobs) every %gs as instance %s", len(self.probers), len(jobs),
-                 settings.interval, self.instance)
+                 settings.interval, self.instance,
+                 extra={"registries": len(self.probers), "jobs": len(jobs), "interval_seconds": settings.interval,
+                        "instance": self.instance})
 
     def stop(self) -> None:
         """Stop scheduling, let running probes finish (each bounded by its timeout), delete what was pushed."""
