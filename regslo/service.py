@@ -35,11 +35,13 @@ class Service:
         self.engine = ProbeEngine(config, [self.metrics, self.recent], instance=instance)
         self.logs: Any = None
         self.slo_state: Any = None
+        self.consistency: Any = None
         self.server = ExporterServer(self.registry, listen_address or config.server.listen_address,
                                      ready=self.engine.ready.is_set)
         self._stopped = threading.Event()
         self._attach_logs()
         self._attach_slos()
+        self._attach_integrity()
         self._attach_status()
 
     def _attach_logs(self) -> None:
@@ -47,7 +49,7 @@ class Service:
             return
         from regslo.sources.logs.service import LogService
 
-        self.logs = LogService(self.config.logs, self.registry)
+        self.logs = LogService(self.config.logs, self.registry, protected=self.config.immutable_tags)
         names = {r.name for r in self.config.registries}
 
         def notifications(req: Request) -> Response:
@@ -64,6 +66,16 @@ class Service:
             return
         self.slo_state = SLOState(self.config.slos, self.registry, self.registry)
 
+    def _attach_integrity(self) -> None:
+        from regslo.sli.integrity import TokenRequests
+        from regslo.sources.consistency import ConsistencyChecker
+
+        TokenRequests(self.engine.probers, self.registry)
+        if self.config.consistency:
+            clients = {name: prober.client for name, prober in self.engine.probers.items()}
+            self.consistency = ConsistencyChecker(self.config.consistency, clients, self.registry,
+                                                  timeout=self.config.probes.timeout)
+
     def _attach_status(self) -> None:
         status.register(self)
 
@@ -73,6 +85,8 @@ class Service:
             self.logs.start()
         if self.slo_state is not None:
             self.slo_state.start()
+        if self.consistency is not None:
+            self.consistency.start()
         log.info("serving metrics on http://%s:%d/metrics", *self.server.httpd.server_address[:2])
         self.engine.start()
 
@@ -81,6 +95,8 @@ class Service:
             return
         self._stopped.set()
         log.info("stopping: waiting for running probes, then deleting what they pushed")
+        if self.consistency is not None:
+            self.consistency.stop()
         self.engine.stop()
         if self.logs is not None:
             self.logs.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
+from collections import deque
 from typing import Any, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -26,6 +27,8 @@ from regslo.sli.buckets import REQUEST_DURATION_BUCKETS
 OTHER = "__other__"
 MAX_REPOSITORY = 255  # characters; the OCI distribution spec's limit for a repository name
 OUTCOMES = ("parsed", "ignored", "malformed")
+AUTH_OPERATIONS = ("ping", "list", "pull", "push", "delete", "other")  # regslo.sources.logs.classify.OPERATIONS
+RECENT_PROTECTED = 20  # protected-tag overwrites kept in memory for the status page
 PARSED, IGNORED, MALFORMED = OUTCOMES
 
 
@@ -97,7 +100,8 @@ class RepositoryLimiter:
 class LogMetrics(Collector):
     """Counts from every log source and the notifications webhook; a collector over published snapshots."""
 
-    KINDS = ("requests", "bytes", "repos", "events", "media", "overwrites", "lines", "last_line", "dur_sum")
+    KINDS = ("requests", "bytes", "repos", "events", "media", "overwrites", "lines", "last_line", "dur_sum",
+             "auth_failures", "protected")
 
     def __init__(self, registry: CollectorRegistry | None = None, top_k: int = 100,
                  buckets: tuple[float, ...] = REQUEST_DURATION_BUCKETS):
@@ -107,6 +111,8 @@ class LogMetrics(Collector):
         self.state: dict[str, dict] = {kind: {} for kind in self.KINDS}
         self.state["dur"] = {}  # (registry, operation) -> per-bucket (non-cumulative) counts, +Inf last
         self.limiters: dict[str, RepositoryLimiter] = {}
+        self.protected = None  # regslo.config.integrity.ImmutableTags, set by the owner
+        self.recent_protected: deque[dict] = deque(maxlen=RECENT_PROTECTED)
         self._published: dict[str, dict] = self._copy()
         if registry is not None:
             registry.register(self)
@@ -122,6 +128,9 @@ class LogMetrics(Collector):
 
     def declare_registry(self, registry: str) -> None:
         self.state["overwrites"].setdefault((registry,), 0)
+        self.state["protected"].setdefault((registry,), 0)
+        for operation in AUTH_OPERATIONS:
+            self.state["auth_failures"].setdefault((registry, operation), 0)
 
     def limiter(self, registry: str) -> RepositoryLimiter:
         lim = self.limiters.get(registry)
@@ -240,6 +249,12 @@ class LogMetrics(Collector):
                        ("registry", "action", "media_type"), snap["media"])
         yield _counter("regslo_registry_tag_overwrites", "Manifest pushes that moved an existing tag.",
                        ("registry",), snap["overwrites"])
+        yield _counter("regslo_registry_protected_tag_overwrites",
+                       "Manifest pushes that moved a tag matching immutable_tags to another digest.",
+                       ("registry",), snap["protected"])
+        yield _counter("regslo_registry_auth_failures",
+                       "401 and 403 responses, from logs, except the anonymous 401 challenge to GET /v2/.",
+                       ("registry", "operation"), snap["auth_failures"])
         yield _counter("regslo_log_lines", "Log lines read, by outcome (parsed, ignored, malformed).",
                        ("source", "outcome"), snap["lines"])
         last = GaugeMetricFamily("regslo_log_last_line_timestamp_seconds",
@@ -274,7 +289,7 @@ class Sink:
     """What a parser calls for one (registry, source). Callers hold ``metrics.lock`` around batches."""
 
     __slots__ = ("metrics", "registry", "source", "_requests", "_bytes", "_repos", "_dur", "_dur_sum",
-                 "_limiter", "_buckets", "_nbuckets", "tags")
+                 "_limiter", "_buckets", "_nbuckets", "tags", "_auth")
 
     def __init__(self, metrics: LogMetrics, registry: str, source: str):
         self.metrics = metrics
@@ -283,6 +298,7 @@ class Sink:
         st = metrics.state
         self._requests, self._bytes, self._repos = st["requests"], st["bytes"], st["repos"]
         self._dur, self._dur_sum = st["dur"], st["dur_sum"]
+        self._auth = st["auth_failures"]
         self._limiter = metrics.limiter(registry)
         self._buckets = metrics.buckets
         self._nbuckets = len(metrics.buckets) + 1
@@ -296,6 +312,10 @@ class Sink:
         key = (reg, operation, code)
         req = self._requests
         req[key] = req.get(key, 0) + 1
+        if (code == "401" and operation != "ping") or code == "403":
+            # a 401 to GET /v2/ is the challenge every client gets before it logs in: not a failure
+            akey = (reg, operation)
+            self._auth[akey] = self._auth.get(akey, 0) + 1
         if nbytes:
             bkey = (reg, operation)
             self._bytes[bkey] = self._bytes.get(bkey, 0) + nbytes
@@ -324,9 +344,21 @@ class Sink:
             rkey = (self.registry, self._limiter.label(repository), action)
             self._repos[rkey] = self._repos.get(rkey, 0) + 1
 
-    def tag_overwrite(self) -> None:
-        over = self.metrics.state["overwrites"]
+    def tag_overwrite(self, repository: str | None = None, tag: str | None = None, old: str | None = None,
+                      new: str | None = None, actor: str | None = None, when: str | None = None) -> None:
+        """A push moved a tag. If the tag is protected (``immutable_tags``) it is counted once more and
+        remembered (repository, tag, digests, actor, time) for the status page -- never as labels."""
+        metrics = self.metrics
+        over = metrics.state["overwrites"]
         over[(self.registry,)] = over.get((self.registry,), 0) + 1
+        protected = metrics.protected
+        if protected and repository and tag and protected.protects(repository, tag):
+            prot = metrics.state["protected"]
+            prot[(self.registry,)] = prot.get((self.registry,), 0) + 1
+            metrics.recent_protected.append({
+                "registry": self.registry, "repository": repository[:MAX_REPOSITORY], "tag": tag[:128],
+                "old_digest": (old or "")[:80], "new_digest": (new or "")[:80], "actor": (actor or "")[:128],
+                "time": (when or "")[:40], "seen_at": time.time()})
 
     def lines(self, parsed: int, ignored: int, malformed: int, when: float | None = None) -> None:
         lines = self.metrics.state["lines"]
