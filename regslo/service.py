@@ -33,10 +33,12 @@ class Service:
         self.engine = ProbeEngine(config, [self.metrics, self.recent], instance=instance)
         self.logs: Any = None
         self.slo_state: Any = None
+        self.storage: Any = None
         self.server = ExporterServer(self.registry, listen_address or config.server.listen_address,
                                      ready=self.engine.ready.is_set)
         self._stopped = threading.Event()
         self._attach_logs()
+        self._attach_storage()
         self._attach_slos()
         self._attach_status()
 
@@ -56,6 +58,15 @@ class Service:
             return Response(status, body)
 
         self.server.route("POST", "/notifications", notifications, prefix=True)
+
+    def _attach_storage(self) -> None:
+        if not any(r.storage for r in self.config.registries):
+            return
+        from regslo.sources.storage import StorageMonitor
+
+        self.storage = StorageMonitor(self.config.registries, self.registry)
+        if self.logs is not None:  # GC runs read their reclaimed bytes from the storage samples
+            self.logs.metrics.reclaimed = self.storage.reclaimed
 
     def _attach_slos(self) -> None:
         if not self.config.slos:
@@ -78,6 +89,8 @@ class Service:
         self.server.start()
         if self.logs is not None:
             self.logs.start()
+        if self.storage is not None:
+            self.storage.start()
         if self.slo_state is not None:
             self.slo_state.start()
         log.info("serving metrics on http://%s:%d/metrics", *self.server.httpd.server_address[:2])
@@ -91,6 +104,8 @@ class Service:
         self.engine.stop()
         if self.logs is not None:
             self.logs.stop()
+        if self.storage is not None:
+            self.storage.stop()
         if self.slo_state is not None:
             self.slo_state.stop()
         self.server.stop()
