@@ -36,10 +36,12 @@ class Service:
         self.logs: Any = None
         self.slo_state: Any = None
         self.consistency: Any = None
+        self.storage: Any = None
         self.server = ExporterServer(self.registry, listen_address or config.server.listen_address,
                                      ready=self.engine.ready.is_set)
         self._stopped = threading.Event()
         self._attach_logs()
+        self._attach_storage()
         self._attach_slos()
         self._attach_integrity()
         self._attach_status()
@@ -60,6 +62,15 @@ class Service:
             return Response(status, body)
 
         self.server.route("POST", "/notifications", notifications, prefix=True)
+
+    def _attach_storage(self) -> None:
+        if not any(r.storage for r in self.config.registries):
+            return
+        from regslo.sources.storage import StorageMonitor
+
+        self.storage = StorageMonitor(self.config.registries, self.registry)
+        if self.logs is not None:  # GC runs read their reclaimed bytes from the storage samples
+            self.logs.metrics.reclaimed = self.storage.reclaimed
 
     def _attach_slos(self) -> None:
         if not self.config.slos:
@@ -83,6 +94,8 @@ class Service:
         self.server.start()
         if self.logs is not None:
             self.logs.start()
+        if self.storage is not None:
+            self.storage.start()
         if self.slo_state is not None:
             self.slo_state.start()
         if self.consistency is not None:
@@ -100,6 +113,8 @@ class Service:
         self.engine.stop()
         if self.logs is not None:
             self.logs.stop()
+        if self.storage is not None:
+            self.storage.stop()
         if self.slo_state is not None:
             self.slo_state.stop()
         self.server.stop()

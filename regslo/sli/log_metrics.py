@@ -101,7 +101,9 @@ class LogMetrics(Collector):
     """Counts from every log source and the notifications webhook; a collector over published snapshots."""
 
     KINDS = ("requests", "bytes", "repos", "events", "media", "overwrites", "lines", "last_line", "dur_sum",
-             "auth_failures", "protected")
+             "auth_failures", "protected",
+             "gc_runs", "gc_blobs", "gc_manifests", "gc_reclaimed", "gc_last_success", "gc_duration")
+    GAUGES = ("last_line", "gc_last_success", "gc_duration")  # merged by max, never summed
 
     def __init__(self, registry: CollectorRegistry | None = None, top_k: int = 100,
                  buckets: tuple[float, ...] = REQUEST_DURATION_BUCKETS):
@@ -114,6 +116,9 @@ class LogMetrics(Collector):
         self.protected = None  # regslo.config.integrity.ImmutableTags, set by the owner
         self.recent_protected: deque[dict] = deque(maxlen=RECENT_PROTECTED)
         self._published: dict[str, dict] = self._copy()
+        # (registry, started, ended) -> bytes a garbage collection freed, or None when unknown; set by the
+        # service when that registry's storage is measured (regslo.sources.storage)
+        self.reclaimed: Any = None
         if registry is not None:
             registry.register(self)
 
@@ -214,7 +219,7 @@ class LogMetrics(Collector):
                         elif kind == "dur":
                             old = target.get(key)
                             target[key] = list(value) if old is None else [a + b for a, b in zip(old, value)]
-                        elif kind == "last_line":
+                        elif kind in self.GAUGES:
                             target[key] = max(target.get(key, 0.0), value)
                         else:
                             target[key] = target.get(key, 0) + value
@@ -262,6 +267,7 @@ class LogMetrics(Collector):
         for key, value in sorted(snap["last_line"].items()):
             last.add_metric(list(key), value)
         yield last
+        yield from _gc_families(snap)
         hist = HistogramMetricFamily("regslo_registry_request_duration_seconds",
                                      "Request duration from logs that carry one.", labels=["registry", "operation"])
         bounds = [_fmt(b) for b in self.buckets] + ["+Inf"]
@@ -272,6 +278,26 @@ class LogMetrics(Collector):
                 cumulative.append((bound, running))
             hist.add_metric(list(key), cumulative, snap["dur_sum"].get(key, 0.0))
         yield hist
+
+
+def _gc_families(snap: dict[str, dict]) -> Iterator:
+    yield _counter("regslo_gc_runs", "Registry garbage-collection runs seen in GC output, by result.",
+                   ("registry", "result"), snap["gc_runs"])
+    yield _counter("regslo_gc_blobs_deleted", "Blobs garbage collection deleted (its 'Deleting blob' lines).",
+                   ("registry",), snap["gc_blobs"])
+    yield _counter("regslo_gc_manifests_deleted", "Untagged manifests garbage collection deleted.",
+                   ("registry",), snap["gc_manifests"])
+    yield _counter("regslo_gc_reclaimed_bytes", "Filesystem bytes freed by garbage-collection runs "
+                   "(available bytes after minus before; only where storage.path is measured).",
+                   ("registry",), snap["gc_reclaimed"])
+    for kind, name, doc in (("gc_last_success", "regslo_gc_last_success_timestamp_seconds",
+                             "End of the last successful garbage-collection run."),
+                            ("gc_duration", "regslo_gc_duration_seconds",
+                             "Duration of the last garbage-collection run (first to last line).")):
+        fam = GaugeMetricFamily(name, doc, labels=["registry"])
+        for key, value in sorted(snap[kind].items()):
+            fam.add_metric(list(key), value)
+        yield fam
 
 
 def _fmt(bound: float) -> str:
@@ -359,6 +385,31 @@ class Sink:
                 "registry": self.registry, "repository": repository[:MAX_REPOSITORY], "tag": tag[:128],
                 "old_digest": (old or "")[:80], "new_digest": (new or "")[:80], "actor": (actor or "")[:128],
                 "time": (when or "")[:40], "seen_at": time.time()})
+
+    def declare_gc(self) -> None:
+        """A garbage-collection source: its counters exist (at 0) before the first run."""
+        st, reg = self.metrics.state, self.registry
+        for result in ("success", "failure"):
+            st["gc_runs"].setdefault((reg, result), 0)
+        for kind in ("gc_blobs", "gc_manifests"):
+            st[kind].setdefault((reg,), 0)
+
+    def gc_run(self, result: str, blobs: int, manifests: int, started: float | None, ended: float | None) -> None:
+        """One finished garbage-collection run (``result`` success or failure)."""
+        self.declare_gc()
+        st, key = self.metrics.state, (self.registry,)
+        st["gc_runs"][(self.registry, result)] += 1
+        st["gc_blobs"][key] += blobs
+        st["gc_manifests"][key] += manifests
+        if started is not None and ended is not None:
+            st["gc_duration"][key] = max(0.0, ended - started)
+            if result == "success":
+                st["gc_last_success"][key] = max(st["gc_last_success"].get(key, 0.0), ended)
+        hook = self.metrics.reclaimed
+        if hook is not None and result == "success" and started is not None:
+            freed = hook(self.registry, started, ended)
+            if freed is not None:
+                st["gc_reclaimed"][key] = st["gc_reclaimed"].get(key, 0) + max(0, int(freed))
 
     def lines(self, parsed: int, ignored: int, malformed: int, when: float | None = None) -> None:
         lines = self.metrics.state["lines"]
