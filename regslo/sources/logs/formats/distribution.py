@@ -17,6 +17,43 @@ from regslo.sources.logs.classify import classify, parse_go_duration
 from regslo.sources.logs.formats.access import parse_access_line
 
 _COMPLETED = "response completed"
+_WITH_ERROR = "response completed with error"
+RECENT_IDS = 1024  # error-line request ids remembered per parser; a response's lines are adjacent
+
+
+class RecentIds:
+    """A bounded first-in-first-out set: ``repeat(id)`` is True if ``id`` was among the last ``size`` added."""
+
+    __slots__ = ("size", "_ids")
+
+    def __init__(self, size: int = RECENT_IDS):
+        self.size = size
+        self._ids: dict[str, None] = {}
+
+    def repeat(self, rid: str) -> bool:
+        ids = self._ids
+        if rid in ids:
+            return True
+        ids[rid] = None
+        if len(ids) > self.size:
+            del ids[next(iter(ids))]
+        return False
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+_JSON_ID = '"http.request.id":"'
+_ANY_ID = re.compile(rb'http\.request\.id(?:":"|=)([^"\s]+)')
+
+
+def error_request_id(line: bytes) -> bytes | None:
+    """The request id of a json or text ``response completed with error`` line, else None (for cutting a
+    file into parts without separating the lines of one response)."""
+    if b"response completed with error" not in line:
+        return None
+    m = _ANY_ID.search(line)
+    return m.group(1) if m else None
 
 
 def _fields_ok(method, uri, status, written, duration) -> bool:
@@ -58,12 +95,31 @@ def _fast_fields(line: str) -> tuple[str, str, str, str, int] | None:
     return method, uri, duration, status, int(written)
 
 
+def _fast_id(line: str) -> str | None:
+    i = line.find(_JSON_ID)
+    if i < 0:
+        return None
+    i += len(_JSON_ID)
+    j = line.find('"', i)
+    rid = line[i:j]
+    return rid if j > i and "\\" not in rid else None
+
+
 class JsonParser:
     """logrus json lines."""
 
+    def __init__(self) -> None:
+        self.ids = RecentIds()
+
     def feed(self, line: str, sink: Sink, duration_only: bool = False) -> str:
-        if '"msg":"response completed' in line:
+        at = line.find('"msg":"response completed')
+        if at >= 0:
             fast = _fast_fields(line)
+            rid = None
+            if fast is not None and line.startswith(" with error", at + 25):
+                rid = _fast_id(line)
+                if rid is None:  # no id, or an escaped one: the full parse decides
+                    fast = None
             if fast is not None:
                 method, uri, duration, status, written = fast
                 try:
@@ -71,6 +127,8 @@ class JsonParser:
                 except ValueError:
                     seconds = -1.0
                 if seconds >= 0:
+                    if rid is not None and self.ids.repeat(rid):
+                        return IGNORED
                     operation, repo = classify(method, uri)
                     if duration_only:
                         sink.duration(operation, seconds)
@@ -89,11 +147,14 @@ class JsonParser:
         msg = d.get("msg", d.get("message"))  # "message": logrus' logstash formatter
         if not isinstance(msg, str) or not msg.startswith(_COMPLETED):
             return IGNORED
+        rid = d.get("http.request.id") if msg.startswith(_WITH_ERROR) else None
         return _record(sink, d.get("http.request.method"), d.get("http.request.uri"), d.get("http.response.status"),
-                       d.get("http.response.written"), d.get("http.response.duration"), duration_only)
+                       d.get("http.response.written"), d.get("http.response.duration"), duration_only,
+                       self.ids, rid if isinstance(rid, str) and rid else None)
 
 
-def _record(sink: Sink, method, uri, status, written, duration, duration_only: bool) -> str:
+def _record(sink: Sink, method, uri, status, written, duration, duration_only: bool,
+            ids: RecentIds, rid: str | None) -> str:
     if not _fields_ok(method, uri, status, written, duration):
         return MALFORMED
     seconds = None
@@ -104,6 +165,8 @@ def _record(sink: Sink, method, uri, status, written, duration, duration_only: b
             return MALFORMED
         if seconds < 0:
             return MALFORMED
+    if rid is not None and ids.repeat(rid):
+        return IGNORED  # a further errors[] entry of a response already counted
     operation, repo = classify(method, uri)
     if duration_only:
         if seconds is not None:
@@ -136,6 +199,9 @@ def parse_logfmt(line: str) -> dict[str, str]:
 class TextParser:
     """logrus text lines (logfmt, quoting only where needed)."""
 
+    def __init__(self) -> None:
+        self.ids = RecentIds()
+
     def feed(self, line: str, sink: Sink, duration_only: bool = False) -> str:
         if not _LOGFMT_START.match(line):
             return MALFORMED if line.strip() else IGNORED
@@ -148,8 +214,10 @@ class TextParser:
         written = d.get("http.response.written")
         if not status.isdigit() or (written is not None and not written.isdigit()):
             return MALFORMED
+        rid = d.get("http.request.id") if d["msg"].startswith(_WITH_ERROR) else None
         return _record(sink, d.get("http.request.method"), d.get("http.request.uri"), int(status),
-                       int(written) if written is not None else None, d.get("http.response.duration"), duration_only)
+                       int(written) if written is not None else None, d.get("http.response.duration"), duration_only,
+                       self.ids, rid or None)
 
 
 class MixedParser:
