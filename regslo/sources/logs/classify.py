@@ -15,7 +15,15 @@ OPERATIONS = ("ping", "list", "pull", "push", "delete", "other")
 _READ = frozenset(("GET", "HEAD"))
 _SEGMENTS = ("/manifests/", "/blobs/", "/tags/", "/referrers/")
 # algorithm ":" hex, the algorithm as in the OCI image spec, at least 32 hex digits (the registry's route)
-is_digest = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}\Z").match
+_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}\Z").match
+_HEX = "0123456789abcdef"
+
+
+def is_digest(segment: str) -> bool:
+    """``algorithm:hex`` with at least 32 hex digits (a lowercase sha256 digest is checked without a regex)."""
+    if len(segment) == 71 and segment.startswith("sha256:") and not segment[7:].strip(_HEX):
+        return True
+    return _DIGEST(segment) is not None
 
 
 def classify(method: str, uri: str) -> tuple[str, str | None]:
