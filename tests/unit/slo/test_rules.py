@@ -95,4 +95,4 @@ def test_prometheus_operator_format_holds_the_same_groups(config):
     assert (doc["apiVersion"], doc["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
     plain = [yaml.safe_load(rules.rules_file(s, config))["groups"][0] for s in config.slos]
     from regslo.outputs import extras
-    assert doc["spec"]["groups"] == plain + extras.groups(config)  # extras' groups follow the SLOs' groups
+    assert doc["spec"]["groups"] == plain + extras.groups(config)
