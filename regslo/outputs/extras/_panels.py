@@ -26,9 +26,7 @@ def panel(title: str, queries: list[tuple[str, str]], *, type: str = "timeseries
     defaults["mappings"] = []
     if steps and type == "timeseries":
         defaults["custom"] = {"thresholdsStyle": {"mode": "line"}}
-    options = ({"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-                "tooltip": {"mode": "multi", "sort": "desc"}} if type == "timeseries"
-               else {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}})
+    options: dict[str, Any] = {}  # each panel type's options come from dashboards.PANEL_OPTIONS
     return {"type": type, "title": title, "description": description, "datasource": dict(DATASOURCE),
             "gridPos": {"w": w, "h": h}, "targets": targets, "fieldConfig": {"defaults": defaults, "overrides": []},
             "options": options}
