@@ -32,7 +32,7 @@ def _config(registry_url: str, port: int) -> str:
         "registries": [{"name": "r1", "url": registry_url}],
         "probes": {"interval": "1h", "timeout": "5s", "enabled": ["ping"]},
         "logs": {"sources": [{"format": "notifications", "registry": "r1"}]},
-        "inspect": {"repositories": ["prod/**"], "delay": "4s", "max_per_minute": 60},
+        "inspect": {"repositories": ["prod/**"], "delay": "6s", "max_per_minute": 60},
         "server": {"listen_address": f"127.0.0.1:{port}"},
     })
 
