@@ -95,6 +95,9 @@ class Config:
     slos: list = field(default_factory=list)  # regslo.config.slos.SLO
     alerting: Any = None  # regslo.slo.settings.AlertingSettings
     dashboards: Any = None  # regslo.slo.settings.DashboardSettings
+    consistency: list = field(default_factory=list)  # regslo.config.consistency.ConsistencyCheck
+    immutable_tags: Any = None  # regslo.config.integrity.ImmutableTags
+    inspect: Any = None  # regslo.config.inspect.InspectConfig
     warnings: list[str] = field(default_factory=list)
     path: Path | None = None
 
@@ -135,7 +138,9 @@ def parse_config(text: str, base_dir: Path | None = None, source: str = "<config
     return config
 
 
-TOP_LEVEL_KEYS = {"registries", "probes", "replication", "server", "logs", "slos", "alerting", "dashboards"}
+TOP_LEVEL_KEYS = {"registries", "probes", "replication", "server", "logs", "slos", "alerting", "dashboards",
+                  "consistency", "immutable_tags",
+                  "inspect"}
 
 
 def build_config(raw: Any, errors: Errors, base_dir: Path) -> Config:
@@ -154,10 +159,15 @@ def build_config(raw: Any, errors: Errors, base_dir: Path) -> Config:
     config.logs = logs_section.parse(top.raw.get("logs"), "logs", errors, config, base_dir)
     from regslo.config.storage import check_gc_sources
     check_gc_sources(registries, config.logs, errors)
+    from regslo.config import inspect as inspect_section
+    config.inspect = inspect_section.parse(top.raw.get("inspect"), "inspect", errors, config)
     from regslo.slo import settings as slo_settings
     config.alerting = slo_settings.parse_alerting(top.raw.get("alerting"), "alerting", errors)
     config.dashboards = slo_settings.parse_dashboards(top.raw.get("dashboards"), "dashboards", errors)
     config.slos = slos_section.parse(top.raw.get("slos"), "slos", errors, config)
+    from regslo.config import consistency, integrity
+    config.consistency = consistency.parse(top.raw.get("consistency"), "consistency", errors, [r.name for r in registries])
+    config.immutable_tags = integrity.parse(top.raw.get("immutable_tags"), "immutable_tags", errors)
     return config
 
 
