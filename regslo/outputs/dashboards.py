@@ -83,6 +83,9 @@ def render(template: str, config: Any) -> str:
     except json.JSONDecodeError as exc:
         raise DashboardError(f"{template} rendered invalid JSON: {exc}") from None
     for panel in extras.panels(config, template.split(".", 1)[0]):
+        if panel["type"] == "row":  # a row has no options in Grafana's schema
+            doc["panels"].append(panel)
+            continue
         panel.setdefault("options", {})
         for key, value in PANEL_OPTIONS.get(panel["type"], {}).items():
             panel["options"].setdefault(key, json.loads(json.dumps(value)))

@@ -151,6 +151,9 @@ def test_storage_full_is_caught_before_pushes_fail_and_gc_reclaims(tmp_path):
                       f"page fired at +{fired_at - started:.1f}s; first failed push seen at "
                       f"+{failed_at - started:.1f}s (actual time to full from the first projection: "
                       f"{failed_at - first_t:.1f}s); {len(projections)} projections")
+                misses = sorted(t + p - failed_at for t, p in projections)  # projected minus actual full time
+                print(f"F3: projected minus actual time of full over all projections: median "
+                      f"{misses[len(misses) // 2]:+.1f}s, range {misses[0]:+.1f}s .. {misses[-1]:+.1f}s")
 
                 # 4. delete the probe images, stop the registry, garbage-collect into the file regslo tails
                 with RegistryClient(Registry(name="full", url=reg.url, region="full")) as client:
