@@ -16,7 +16,6 @@ file per blob) takes ~10 s of wall time per walk at a small fraction of one CPU.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess

@@ -16,13 +16,10 @@ It prints the projected and the actual time to full.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest

@@ -110,7 +110,7 @@ def test_walk_is_incremental_and_rate_limited(tmp_path):
     finally:
         monitor.stop()
     entries = 1 + 256 + 500 * 2 + 6  # directories and files under the root, roughly
-    assert took >= 0.8 * entries / 2000 * 0.5, took  # held to the rate: not one burst
+    assert took >= 0.4 * entries / 2000, took  # held to the rate (unthrottled this takes ~0.03 s)
     assert scrape_times and max(scrape_times) < 0.5, max(scrape_times)  # scrapes answered while walking
 
 
