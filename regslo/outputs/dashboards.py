@@ -83,9 +83,10 @@ def render(template: str, config: Any) -> str:
     except json.JSONDecodeError as exc:
         raise DashboardError(f"{template} rendered invalid JSON: {exc}") from None
     for panel in extras.panels(config, template.split(".", 1)[0]):
-        panel.setdefault("options", {})
-        for key, value in PANEL_OPTIONS.get(panel["type"], {}).items():
-            panel["options"].setdefault(key, json.loads(json.dumps(value)))
+        if panel["type"] in PANEL_OPTIONS:
+            options = panel.setdefault("options", {})
+            for key, value in PANEL_OPTIONS[panel["type"]].items():
+                options.setdefault(key, json.loads(json.dumps(value)))
         doc["panels"].append(panel)
     layout(doc["panels"])
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

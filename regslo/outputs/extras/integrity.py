@@ -11,9 +11,11 @@ Each alert comes with promtool tests: it fires on the fault, stays silent on hea
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+from regslo.outputs.dashboards import PANEL_OPTIONS
 from regslo.slo.settings import AlertingSettings, DashboardSettings
 
 NAME = "integrity"
@@ -256,9 +258,7 @@ def _panel(title: str, queries: list[tuple[str, str]], *, type: str = "timeserie
         if instant:
             target.update({"instant": True, "format": "table"})
         targets.append(target)
-    options = ({"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-                "tooltip": {"mode": "multi", "sort": "desc"}} if type == "timeseries"
-               else {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}})
+    options = json.loads(json.dumps(PANEL_OPTIONS[type]))  # each panel type's own options (no table reduceOptions)
     return {"type": type, "title": title, "description": description,
             "datasource": {"type": "prometheus", "uid": "${datasource}"}, "gridPos": {"w": w, "h": h},
             "targets": targets,
