@@ -6,8 +6,12 @@ The reason becomes a Prometheus label value, so the set is closed: a new kind of
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import ssl
+import threading
+from collections import OrderedDict
 
 import httpx
 
@@ -45,16 +49,18 @@ def reason_for_status(status: int) -> str:
     return "other"
 
 
-def error_from_response(response: httpx.Response, what: str) -> OCIError:
-    """Build an OCIError from a non-success response, using the registry's JSON error code if present."""
+def error_from_response(response: httpx.Response, what: str, body: bytes | None = None) -> OCIError:
+    """Build an OCIError from a non-success response, using the registry's JSON error code if present.
+
+    ``body`` is the (capped) body the caller read; without it the response's own content is used."""
     code = None
     detail = ""
     try:
-        body = response.json()
+        body = json.loads(body) if body is not None else response.json()
         errors = body.get("errors") if isinstance(body, dict) else None
         if errors and isinstance(errors[0], dict):
-            code = str(errors[0].get("code") or "")[:64] or None
-            detail = str(errors[0].get("message") or "")[:120]
+            code = _printable(str(errors[0].get("code") or ""))[:64] or None
+            detail = _printable(str(errors[0].get("message") or ""))[:120]
     except Exception:  # noqa: BLE001 - body of an error page may be anything
         pass
     status = response.status_code
@@ -80,7 +86,7 @@ def classify(exc: BaseException) -> str:
         AuthError = ()  # type: ignore[assignment]
     for e in _chain(exc):
         if AuthError and isinstance(e, AuthError):
-            return "auth"
+            return getattr(e, "reason", "auth")
         if isinstance(e, (ssl.SSLError, ssl.CertificateError)):
             return "tls"
         if isinstance(e, socket.gaierror):
@@ -101,7 +107,46 @@ def classify(exc: BaseException) -> str:
 
 
 def short_message(exc: BaseException, limit: int = 200) -> str:
-    """A one-line description of the error for logs and the status page (never a traceback)."""
-    text = str(exc) or type(exc).__name__
+    """A one-line description of the error for logs, the CLI table and the status page (never a traceback,
+    never a credential: see ``redact``)."""
+    text = redact(str(exc) or type(exc).__name__)
     text = " ".join(text.split())
     return text[:limit]
+
+
+# --- keeping secrets out of texts ------------------------------------------------------------------------
+# Library messages can quote a header value (h11: "Illegal header value b'Bearer ...'"), a registry can echo
+# what it received into its error message. Two nets: anything shaped like an Authorization value, and the
+# exact secrets regslo has sent (passwords, tokens), remembered in a bounded set.
+_AUTH_VALUE = re.compile(r"\b(Bearer|Basic|BEARER|BASIC)(?:\s+|\\x20|%20)[^\s'\",;]{6,}(?:\\[nrt][^\s'\",;]*)*")
+_SECRET_KEYS = re.compile(r"(?i)\b(refresh_token|access_token|password|token)=[^&\s'\"]+")
+MAX_SECRETS = 1024
+_secrets: "OrderedDict[str, None]" = OrderedDict()
+_secrets_lock = threading.Lock()
+
+
+def remember_secret(value: str | None) -> None:
+    """Have ``redact`` remove this exact value from every message from now on (values under 6 characters
+    are too common to redact without garbling messages)."""
+    if not value or len(value) < 6:
+        return
+    with _secrets_lock:
+        _secrets[value] = None
+        _secrets.move_to_end(value)
+        while len(_secrets) > MAX_SECRETS:
+            _secrets.popitem(last=False)
+
+
+def redact(text: str) -> str:
+    """``text`` without Authorization-shaped values, ``token=``-style parameters and remembered secrets."""
+    with _secrets_lock:
+        known = list(_secrets)
+    for value in known:
+        if value in text:
+            text = text.replace(value, "<redacted>")
+    text = _AUTH_VALUE.sub(lambda m: f"{m.group(1)} <redacted>", text)
+    return _SECRET_KEYS.sub(lambda m: f"{m.group(1)}=<redacted>", text)
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else " " for c in text)
