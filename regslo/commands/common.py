@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from regslo import logsetup
 from regslo.config import Config, ConfigError, load_config
 
 
@@ -26,11 +27,13 @@ def load_or_exit(path: str, check_secrets: bool = True) -> Config:
     return config
 
 
-def setup_logging(level: str = "info") -> None:
-    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:  # last net for secrets quoted by a library's message
-        handler.setFormatter(_RedactingFormatter(handler.formatter._fmt if handler.formatter else None))
+def add_logging_arguments(parser: argparse.ArgumentParser, default_level: str = "info") -> None:
+    """``--log.level`` (alias ``--log-level``) and ``--log.format``; see regslo/logsetup.py."""
+    logsetup.add_arguments(parser, default_level)
+
+
+def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
+    logsetup.setup(level, fmt)
     # apscheduler reports every run at INFO; keep its warnings (skipped overlapping runs) only
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("apscheduler.scheduler").addFilter(_quiet_replication_skips)
@@ -42,13 +45,3 @@ def _quiet_replication_skips(record: logging.LogRecord) -> bool:
     skipped overlapping run is normal there; for ping/push/pull (timeout <= interval) it stays a warning."""
     message = record.getMessage()
     return not ("replication/" in message and "maximum number of running instances" in message)
-
-
-class _RedactingFormatter(logging.Formatter):
-    """Formats as usual, then removes secrets regslo has sent and Authorization-shaped values from the
-    whole line, traceback included (``regslo.oci.errors.redact``)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        from regslo.oci.errors import redact
-
-        return redact(super().format(record))

@@ -47,7 +47,7 @@ from regslo.config import Registry, Secret
 from regslo.oci import deadline as deadlines
 from regslo.oci import limits
 from regslo.oci.docker_config import CredentialError, Credentials, load_credentials
-from regslo.oci.errors import OCIError, remember_secret
+from regslo.oci.errors import AuthError, OCIError, remember_secret
 from regslo.oci.tls import build_verify
 
 __all__ = ["AuthError", "Challenge", "RegistryAuth", "build_auth", "parse_challenges", "scope_for"]
@@ -62,15 +62,6 @@ _REPO_PATH = re.compile(r"^/v2/(.+)/(manifests|blobs|tags|referrers)(/|$)")
 _BASIC = "basic"
 _TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")  # RFC 6750 section 2.1, b64token
 _REDIRECTS = (301, 302, 303, 307, 308)
-
-
-class AuthError(Exception):
-    """Credentials or a token could not be obtained. The message names hosts and statuses, never a secret.
-    ``reason`` is "auth", or "timeout" when the probe's deadline ran out while getting a token."""
-
-    def __init__(self, message: str, reason: str = "auth"):
-        super().__init__(message)
-        self.reason = reason
 
 
 def origin(url: str | httpx.URL) -> tuple[str, str, int]:
@@ -183,6 +174,8 @@ class RegistryAuth(httpx.Auth):
         self._auth_seconds = 0.0
         self._local = threading.local()
         self.token_requests = 0
+        # outcome of every token request: ok, denied (the token server answered 401/403), error (anything else)
+        self.token_results = {"ok": 0, "denied": 0, "error": 0}
 
     def __repr__(self) -> str:
         return f"RegistryAuth({self.name!r}, mode={self._mode or 'unknown'})"
@@ -312,16 +305,22 @@ class RegistryAuth(httpx.Auth):
     def _fetch(self, realm: str, service: str | None, scopes: list[str]) -> _Token:
         started = self._clock()
         host = urlsplit(realm).netloc or realm
-        self._check_realm(realm, host)
         try:
+            self._check_realm(realm, host)
             creds = self._credentials(count=False)
             timeout = getattr(self._local, "timeout", None) or self._token_timeout
             status, body = self._request_token(realm, service, scopes, creds, timeout, host)
         except httpx.TimeoutException as exc:
+            self._tally("error")
             raise AuthError(f"token request to {host} timed out", reason="timeout") from exc
         except httpx.HTTPError as exc:
+            self._tally("error")
             raise AuthError(f"token request to {host} failed: {type(exc).__name__}") from exc
+        except AuthError:  # the token request was refused before or while it was sent (redirect, realm)
+            self._tally("error")
+            raise
         except OCIError as exc:  # an answer over the cap
+            self._tally("error")
             raise AuthError(f"token server {host} answered more than {limits.human(limits.TOKEN_RESPONSE)}") \
                 from exc
         finally:
@@ -329,12 +328,24 @@ class RegistryAuth(httpx.Auth):
             with self._lock:
                 self.token_requests += 1
         if status in (401, 403):
+            self._tally("denied")
             self._forget_credentials()
             who = "anonymous access" if creds is None else "the credentials"
             raise AuthError(f"token server {host} refused {who} (HTTP {status})")
         if status != 200:
+            self._tally("error")
             raise AuthError(f"token server {host} answered HTTP {status}")
-        return _parse_token(body, host, scopes, started)
+        try:
+            token = _parse_token(body, host, scopes, started)
+        except AuthError:
+            self._tally("error")
+            raise
+        self._tally("ok")
+        return token
+
+    def _tally(self, result: str) -> None:
+        with self._lock:
+            self.token_results[result] += 1
 
     def _check_realm(self, realm: str, host: str) -> None:
         scheme = urlsplit(realm).scheme.lower()

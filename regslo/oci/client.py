@@ -51,7 +51,10 @@ REDIRECTS = (301, 302, 303, 307, 308)
 def _tune_httpcore() -> None:
     """httpcore reads HTTP/1.1 bodies 64 KiB at a time; on a 256 MiB blob the per-read Python overhead
     doubles the transfer time (bench/pull_vs_curl.py). Reading up to 4 MiB per call leaves small
-    responses unchanged (recv returns what is there) and brings large pulls close to curl."""
+    responses unchanged (recv returns what is there) and brings large pulls close to curl.
+
+    READ_NUM_BYTES is private to httpcore: pyproject.toml pins the httpcore range this was tested with
+    (1.0.x); if a later layout lacks it, the setting is simply ignored and reads stay at httpcore's size."""
     try:
         from httpcore._sync import http11
     except ImportError:  # pragma: no cover - layout of a future httpcore
@@ -334,6 +337,31 @@ class RegistryClient:
         resp, _ = self._request("DELETE", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, "delete"),
                              deadline=deadline, what="blob delete", ok=(202, 200, 204, 404))
         return resp.status_code != 404
+
+    def referrers(self, repo: str, digest: str, deadline: float | None = None,
+                  max_pages: int = 10) -> list[dict] | None:
+        """Descriptors of the manifests whose ``subject`` is ``digest`` (OCI distribution spec 1.1, "Listing
+        Referrers"), following ``Link`` pagination up to ``max_pages``. None when the registry answers 404:
+        the spec forbids a 404 from a registry that supports the API, so it has none (distribution 2.8)."""
+        out: list[dict] = []
+        url: str | None = f"/v2/{repo}/referrers/{digest}"
+        for _ in range(max_pages):
+            if url is None:
+                break
+            resp = self._request("GET", url, scope=self._scope(repo, "pull"), deadline=deadline,
+                                 what="referrers get", ok=(200, 404), headers={"Accept": OCI_INDEX})
+            if resp.status_code == 404:
+                return None
+            try:
+                doc = resp.json()
+            except ValueError:
+                raise OCIError("server_error", "referrers get: response is not JSON") from None
+            manifests = doc.get("manifests") if isinstance(doc, dict) else None
+            if not isinstance(manifests, list):
+                raise OCIError("server_error", "referrers get: response is not an image index")
+            out.extend(m for m in manifests if isinstance(m, dict))
+            url = _next_link(resp)
+        return out
 
     def list_tags(self, repo: str, deadline: float | None = None, page_size: int = 1000) -> list[str]:
         """All tags of ``repo`` (following ``Link`` pagination); empty when the repository does not exist."""

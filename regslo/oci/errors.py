@@ -7,13 +7,12 @@ The reason becomes a Prometheus label value, so the set is closed: a new kind of
 from __future__ import annotations
 
 import json
-import re
 import socket
 import ssl
-import threading
-from collections import OrderedDict
 
 import httpx
+
+from regslo.redact import redact, remember_secret  # noqa: F401 - re-exported for the oci package
 
 REASONS = ("timeout", "connect", "dns", "tls", "auth", "not_found", "rate_limited", "server_error",
            "client_error", "digest_mismatch", "other")
@@ -28,6 +27,16 @@ class OCIError(Exception):
         self.reason = reason
         self.status = status
         self.code = code
+
+
+class AuthError(Exception):
+    """Credentials or a token could not be obtained (raised by ``regslo.oci.auth``). The message names hosts
+    and statuses, never a secret. ``reason`` is "auth", or "timeout" when the probe's deadline ran out while
+    getting a token."""
+
+    def __init__(self, message: str, reason: str = "auth"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class DigestMismatch(OCIError):
@@ -80,12 +89,8 @@ def classify(exc: BaseException) -> str:
     """Return the reason for any exception raised while probing."""
     if isinstance(exc, OCIError):
         return exc.reason
-    try:
-        from regslo.oci.auth import AuthError
-    except ImportError:  # pragma: no cover - auth module always present in a release
-        AuthError = ()  # type: ignore[assignment]
     for e in _chain(exc):
-        if AuthError and isinstance(e, AuthError):
+        if isinstance(e, AuthError):
             return getattr(e, "reason", "auth")
         if isinstance(e, (ssl.SSLError, ssl.CertificateError)):
             return "tls"
@@ -112,40 +117,6 @@ def short_message(exc: BaseException, limit: int = 200) -> str:
     text = redact(str(exc) or type(exc).__name__)
     text = " ".join(text.split())
     return text[:limit]
-
-
-# --- keeping secrets out of texts ------------------------------------------------------------------------
-# Library messages can quote a header value (h11: "Illegal header value b'Bearer ...'"), a registry can echo
-# what it received into its error message. Two nets: anything shaped like an Authorization value, and the
-# exact secrets regslo has sent (passwords, tokens), remembered in a bounded set.
-_AUTH_VALUE = re.compile(r"\b(Bearer|Basic|BEARER|BASIC)(?:\s+|\\x20|%20)[^\s'\",;]{6,}(?:\\[nrt][^\s'\",;]*)*")
-_SECRET_KEYS = re.compile(r"(?i)\b(refresh_token|access_token|password|token)=[^&\s'\"]+")
-MAX_SECRETS = 1024
-_secrets: "OrderedDict[str, None]" = OrderedDict()
-_secrets_lock = threading.Lock()
-
-
-def remember_secret(value: str | None) -> None:
-    """Have ``redact`` remove this exact value from every message from now on (values under 6 characters
-    are too common to redact without garbling messages)."""
-    if not value or len(value) < 6:
-        return
-    with _secrets_lock:
-        _secrets[value] = None
-        _secrets.move_to_end(value)
-        while len(_secrets) > MAX_SECRETS:
-            _secrets.popitem(last=False)
-
-
-def redact(text: str) -> str:
-    """``text`` without Authorization-shaped values, ``token=``-style parameters and remembered secrets."""
-    with _secrets_lock:
-        known = list(_secrets)
-    for value in known:
-        if value in text:
-            text = text.replace(value, "<redacted>")
-    text = _AUTH_VALUE.sub(lambda m: f"{m.group(1)} <redacted>", text)
-    return _SECRET_KEYS.sub(lambda m: f"{m.group(1)}=<redacted>", text)
 
 
 def _printable(text: str) -> str:

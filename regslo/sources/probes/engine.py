@@ -26,9 +26,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from regslo.config import Config
+from regslo.events import ProbeResult, ReplicationResult, Sink
 from regslo.sources.probes.image import default_instance
 from regslo.sources.probes.probes import RegistryProber, ReplicationProber
-from regslo.sources.probes.results import ProbeResult, ReplicationResult, Sink
 
 log = logging.getLogger("regslo.engine")
 ORDER = {"ping": 0, "push": 1, "pull": 2}
@@ -141,7 +141,9 @@ class ProbeEngine:
             self._sweeper = threading.Thread(target=self._background_sweep, name="regslo-sweep", daemon=True)
             self._sweeper.start()
         log.info("probing %d registries (%d jobs) every %gs as instance %s", len(self.probers), len(jobs),
-                 settings.interval, self.instance)
+                 settings.interval, self.instance,
+                 extra={"registries": len(self.probers), "jobs": len(jobs), "interval_seconds": settings.interval,
+                        "instance": self.instance})
 
     def stop(self) -> None:
         """Stop scheduling, let running probes finish, delete what was pushed: all within

@@ -1,8 +1,11 @@
 """The last net for secrets in texts: regslo.oci.errors.redact and the log formatter that applies it."""
 
 import logging
+import sys
 
-from regslo.commands.common import _RedactingFormatter
+import pytest
+
+from regslo.logsetup import JSONFormatter, LogfmtFormatter
 from regslo.oci.errors import redact, remember_secret, short_message
 
 
@@ -23,15 +26,15 @@ def test_remembered_secrets_are_removed_anywhere():
     assert "correct-horse" not in short_message(ValueError("x correct-horse-battery y"))
 
 
-def test_log_lines_and_tracebacks_are_redacted():
+@pytest.mark.parametrize("formatter", [LogfmtFormatter(), JSONFormatter()], ids=["logfmt", "json"])
+def test_log_lines_and_tracebacks_are_redacted(formatter):
     remember_secret("tok-0123456789")
-    formatter = _RedactingFormatter("%(levelname)s %(message)s")
     try:
         raise RuntimeError("header b'Bearer tok-0123456789'")
     except RuntimeError:
-        import sys
         record = logging.LogRecord("regslo", logging.WARNING, __file__, 1, "failed with %s", ("tok-0123456789",),
                                    sys.exc_info())
+    record.detail = "echo tok-0123456789"  # a structured field (extra=)
     line = formatter.format(record)
     assert "tok-0123456789" not in line
     assert "Traceback" in line and "<redacted>" in line
