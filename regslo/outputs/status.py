@@ -22,10 +22,10 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import jinja2
 
+from regslo.events import PHASES, ProbeResult, ReplicationResult
 from regslo.outputs import svg
 from regslo.outputs.server import Request, Response
 from regslo.outputs.status_slo import WARN_BUDGET, slo_snapshot
-from regslo.sources.probes.results import PHASES, ProbeResult, ReplicationResult
 
 SCHEMA_VERSION = 1
 REFRESH_SECONDS = 15

@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from regslo import __version__
 from regslo.config import Config
+from regslo.events import PHASES, ProbeResult, ReplicationResult
 from regslo.oci.errors import REASONS
 from regslo.sli.buckets import PROBE_DURATION_BUCKETS, REPLICATION_LAG_BUCKETS
-from regslo.sources.probes.results import PHASES, ProbeResult, ReplicationResult
 
 # phases each probe reports (auth only when the registry asks for credentials)
 PROBE_PHASES = {"ping": ("auth",), "push": ("auth", "blob_upload", "manifest_put"),

@@ -44,6 +44,8 @@ class LogService:
         for source in logs_config.sources:
             parser = make_parser(source.format, {"log_format": source.log_format, "tags": self.tags, "seen": self.seen})
             sink = self.metrics.sink(source.registry, source.label)
+            if source.format == "distribution-gc":
+                sink.declare_gc()
             if source.path is None:
                 self.webhooks[source.registry] = (parser, sink)
                 continue

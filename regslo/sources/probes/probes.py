@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from regslo.config import ProbeSettings, ReplicationPair, Registry
+from regslo.events import ProbeResult, ReplicationResult
 from regslo.oci.client import RegistryClient
 from regslo.oci.errors import OCIError, classify, short_message
 from regslo.sources.probes.image import TestImage, build_image, parse_tag
-from regslo.sources.probes.results import ProbeResult, ReplicationResult
 
 log = logging.getLogger("regslo.probes")
 KEEP_IMAGES = 2
@@ -103,7 +103,8 @@ class RegistryProber:
             ok, reason, message = False, classify(exc), short_message(exc)
             if reason == "other":
                 log.warning("probe %s/%s failed unexpectedly: %s", self.registry.name, probe, message,
-                            exc_info=not isinstance(exc, OCIError))
+                            exc_info=not isinstance(exc, OCIError),
+                            extra={"registry": self.registry.name, "probe": probe})
         duration = time.perf_counter() - t0
         return ProbeResult(registry=self.registry.name, region=self.registry.region, probe=probe, ok=ok,
                            duration=duration, reason=reason, message=message, phases=clock.phases)
