@@ -129,3 +129,16 @@ def test_token_request_counts_are_exposed_for_every_registry():
     got = series(reg, "regslo_auth_token_requests_total")
     assert got == {("us", "ok"): 3, ("us", "denied"): 1, ("us", "error"): 2,
                    ("eu", "ok"): 0, ("eu", "denied"): 0, ("eu", "error"): 0}
+
+
+def test_batch_totals_count_auth_failures_like_single_requests():
+    from regslo.sli.log_metrics import LogMetrics
+
+    reg = CollectorRegistry()
+    metrics = LogMetrics(reg)
+    sink = metrics.sink("r", "s")
+    sink.add({("pull", "403", "app"): [3, 0], ("ping", "401", None): [5, 0], ("push", "401", "app"): [2, 0],
+              ("pull", "200", "app"): [7, 100]}, {}, {})
+    metrics.publish()
+    failures = series(reg, "regslo_registry_auth_failures_total")
+    assert failures[("pull", "r")] == 3 and failures[("push", "r")] == 2 and failures[("ping", "r")] == 0
