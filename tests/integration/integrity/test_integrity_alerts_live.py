@@ -147,8 +147,9 @@ def test_tag_differing_between_regions_raises_RegsloTagInconsistent_after_grace(
     push(stack.us.url, "app/web", "latest", first)
     push(stack.eu.url, "app/web", "latest", first)
     labels = {"repository": "app/web", "tag": "latest"}
-    wait(lambda: regslo_value(stack, "regslo_tag_consistent", **labels) == 1, 10, "consistent tag")
-    assert regslo_value(stack, "regslo_tag_digests", **labels) == 1
+    # (before the first push the tag is absent everywhere: consistent too, with 0 digests)
+    wait(lambda: (regslo_value(stack, "regslo_tag_consistent", **labels),
+                  regslo_value(stack, "regslo_tag_digests", **labels)) == (1, 1), 10, "consistent tag, one digest")
 
     t0 = time.monotonic()
     push(stack.eu.url, "app/web", "latest")  # another image under the same tag in one region
@@ -163,6 +164,8 @@ def test_tag_differing_between_regions_raises_RegsloTagInconsistent_after_grace(
     status = httpx.get(f"{stack.url}/api/v1/status", timeout=5).json()
     (entry,) = [t for t in status["tag_consistency"] if t["tag"] == "latest"]
     assert entry["consistent"] is False and len(set(entry["digests"].values())) == 2
+    page = httpx.get(stack.url + "/", timeout=5).text
+    assert 'id="tag-consistency"' in page and 'data-tag="latest" data-consistent="False"' in page
 
     push(stack.eu.url, "app/web", "latest", first)  # fixed: eu serves the same image again
     wait(lambda: regslo_value(stack, "regslo_tag_consistent", **labels) == 1, 10, "consistent again")
