@@ -40,7 +40,7 @@ FAILURE_REASONS = (*REASONS, "invalid_manifest")
 SKIP_REASONS = ("not_selected", "untagged", "artifact", "duplicate")
 MAX_PLATFORMS = 64  # platform manifests read per index
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the distribution spec's suggested manifest limit
-DUPLICATE_MEMORY = 100_000  # (registry, repository, digest) remembered to inspect each image once
+DUPLICATE_MEMORY = 50_000  # hashes of (registry, repository, digest) remembered to inspect each image once
 
 
 class InvalidManifest(Exception):
@@ -127,7 +127,7 @@ class Inspector:
             if len(self._queue) >= self.settings.queue_size:
                 m.dropped.labels(registry).inc()
                 return False
-            if self._seen.seen((registry, repository, digest)):
+            if self._seen.seen(hash((registry, repository, digest))):  # an int: a few MB for all of them
                 m.skipped.labels(registry, "duplicate").inc()  # the same image under another tag
                 return False
             self._queue.append(Push(registry, repository, digest, tag, time.monotonic() + self.settings.delay))
@@ -142,6 +142,9 @@ class Inspector:
 
     def stop(self) -> None:
         self._stop.set()
+        for client in list(self._clients.values()):
+            if hasattr(client, "not_after"):
+                client.not_after = time.monotonic() + 1.0  # an inspection in flight ends within a second
         with self._cond:
             self._cond.notify_all()
         if self._thread is not None:
