@@ -156,3 +156,33 @@ def test_inspector_and_cache_metrics_pass_promtool_check_metrics(tmp_path):
     assert b"regslo_pushed_image_size_bytes_bucket" in text and b"regslo_registry_cache_requests_total" in text
     res = subprocess.run([require("promtool"), "check", "metrics"], input=text, capture_output=True, timeout=60)
     assert res.returncode == 0 and not res.stdout.strip() and not res.stderr.strip(), res.stdout + res.stderr
+
+
+def test_stop_does_not_wait_for_a_frozen_registry(registry):
+    from prometheus_client import CollectorRegistry
+
+    from regslo.sources.inspect.inspector import Inspector
+
+    cfg = parse_config(yaml.safe_dump({
+        "registries": [{"name": "r1", "url": registry.url}],
+        "logs": {"sources": [{"format": "notifications", "registry": "r1"}]},
+        "inspect": {"repositories": ["prod/**"], "delay": "0s", "timeout": "8s"}}))
+    with RegistryClient(Registry("r1", registry.url, "r1")) as c:
+        img = push_image(c, "prod/app", "v1")
+    metrics = CollectorRegistry()
+    inspector = Inspector(cfg, metrics)
+    inspector.start()
+    registry.freeze()  # the port accepts connections, nothing answers
+    try:
+        assert inspector.submit("r1", "prod/app", "v1", img.digest)
+        time.sleep(1.0)  # the read is in flight
+        t = time.monotonic()
+        inspector.stop()
+        took = time.monotonic() - t
+        assert took < 4, took  # not the 8 s inspection timeout
+        # the read in flight ends at its deadline and is counted; nothing is retried
+        _wait(lambda: total(metrics, "regslo_inspect_failures_total") >= 1, 20, "the failed read")
+    finally:
+        registry.resume()
+    assert total(metrics, "regslo_inspect_failures_total", reason="timeout") == 1
+    assert total(metrics, "regslo_pushed_images_inspected_total") == 0
