@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from regslo.outputs.extras._panels import panel, row
+from regslo.slo.settings import AlertingSettings, DashboardSettings
 
 NAME = "supply-chain"
 WINDOW = "1d"
@@ -21,6 +22,28 @@ SIZE = "regslo_pushed_image_size_bytes"
 # recorded share -> artifact kind
 SHARES = {"signed": "signature", "sbom": "sbom", "scanned": "vulnerability_report", "provenance": "provenance"}
 MEAN_SIZE = f"regslo:pushed_image_size_bytes:mean{WINDOW}"
+INSPECTOR_ALERT = "RegsloImageInspectorFailing"
+MISSED_SHARE = 0.1  # of the pushes it should have read in the last hour
+
+
+def inspector_alert(config: Any) -> dict[str, Any]:
+    """Ticket: the inspector missed (failed reads, dropped pushes) over 10 % of the last hour's pushes, so the
+    shares above describe a biased sample. No pushes, or none missed: silent."""
+    fails = "sum by (registry) (increase(regslo_inspect_failures_total[1h]))"
+    dropped = "sum by (registry) (increase(regslo_inspect_dropped_total[1h]))"
+    done = f"sum by (registry) (increase({INSPECTED}[1h]))"
+    alerting = getattr(config, "alerting", None) or AlertingSettings()
+    dashboards = getattr(config, "dashboards", None) or DashboardSettings()
+    annotations = {
+        "summary": "The image inspector of {{ $labels.registry }} misses pushed images",
+        "description": (f"Over {int(MISSED_SHARE * 100)}% of the images pushed to {{{{ $labels.registry }}}} in "
+                        "the last hour were not inspected (failed reads or a full queue): the signed, SBOM and "
+                        "scanned shares describe a biased sample."),
+        "runbook_url": f"{alerting.runbook_base_url}/image-inspector.md"}
+    if dashboards.url:
+        annotations["dashboard"] = f"{dashboards.url}/d/regslo-oncall"
+    return {"alert": INSPECTOR_ALERT, "expr": f"({fails} + {dropped})\n/ ({fails} + {dropped} + {done}) > {MISSED_SHARE}",
+            "for": "15m", "labels": {"severity": "ticket"}, "annotations": annotations}
 
 
 def share_record(name: str) -> str:
@@ -39,6 +62,7 @@ def groups(config: Any) -> list[dict[str, Any]]:
     rules.append({"record": MEAN_SIZE,
                   "expr": f"sum by (registry) (increase({SIZE}_sum[{WINDOW}]))\n"
                           f"/ (sum by (registry) (increase({SIZE}_count[{WINDOW}])) > 0)"})
+    rules.append(inspector_alert(config))
     return [{"name": "regslo-supply-chain", "rules": rules}]
 
 
@@ -78,8 +102,27 @@ def tests(config: Any) -> list[dict[str, Any]]:
     for name in [*SHARES, None]:  # eu had no pushes: no sample at all, in particular no NaN
         record = share_record(name) if name else MEAN_SIZE
         exprs.append({"expr": f'{record}{{registry="eu"}}', "eval_time": at, "exp_samples": []})
+    alert = inspector_alert(config)
+    missed = [  # us: 5 failed reads per 10 inspected; eu: healthy; ap: no pushes at all
+        {"series": f'{INSPECTED}{{registry="us"}}', "values": "0+10x90"},
+        {"series": 'regslo_inspect_failures_total{registry="us",reason="auth"}', "values": "0+5x90"},
+        {"series": 'regslo_inspect_dropped_total{registry="us"}', "values": "0+0x90"},
+        {"series": f'{INSPECTED}{{registry="eu"}}', "values": "0+10x90"},
+        {"series": 'regslo_inspect_failures_total{registry="eu",reason="auth"}', "values": "0+0x90"},
+        {"series": 'regslo_inspect_dropped_total{registry="eu"}', "values": "0+0x90"},
+        {"series": f'{INSPECTED}{{registry="ap"}}', "values": "0+0x90"},
+        {"series": 'regslo_inspect_failures_total{registry="ap",reason="auth"}', "values": "0+0x90"},
+        {"series": 'regslo_inspect_dropped_total{registry="ap"}', "values": "0+0x90"},
+    ]
+    firing = [{"exp_labels": {"severity": "ticket", "registry": "us"},
+               "exp_annotations": {k: v.replace("{{ $labels.registry }}", "us")
+                                   for k, v in alert["annotations"].items()}}]
     return [{"name": "shares and mean size of a day's pushes; none without pushes", "interval": "1m",
-             "input_series": series, "promql_expr_test": exprs}]
+             "input_series": series, "promql_expr_test": exprs},
+            {"name": f"{INSPECTOR_ALERT}: a third missed fires after 15m; healthy and idle registries stay silent",
+             "interval": "1m", "input_series": missed,
+             "alert_rule_test": [{"eval_time": "10m", "alertname": INSPECTOR_ALERT, "exp_alerts": []},
+                                 {"eval_time": "60m", "alertname": INSPECTOR_ALERT, "exp_alerts": firing}]}]
 
 
 def panels(config: Any, dashboard: str) -> list[dict[str, Any]]:
