@@ -16,9 +16,11 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Gauge
 
 from regslo.config import Config, ConfigError, load_config
+from regslo.outputs import status
 from regslo.outputs.server import ExporterServer, Request, Response
 from regslo.sli.probe_metrics import ProbeMetrics
 from regslo.sli.recent import RecentResults
+from regslo.slo.state import SLOState
 from regslo.sources.probes.engine import ProbeEngine
 
 log = logging.getLogger("regslo")
@@ -67,13 +69,18 @@ class Service:
         self.engine = ProbeEngine(config, [self.metrics, self.recent], instance=instance)
         self.logs: Any = None
         self.slo_state: Any = None
+        self.consistency: Any = None
+        self.storage: Any = None
+        self.token_requests: Any = None
         self.server = ExporterServer(self.registry, listen_address or config.server.listen_address,
                                      ready=lambda: self.engine.ready.is_set(), web_config=web_config)
         self._stopped = threading.Event()
         self._started = False
         self._reload_lock = threading.Lock()
         self._attach_logs()
+        self._attach_storage()
         self._attach_slos()
+        self._attach_integrity()
         self._attach_status()
         self._attach_lifecycle(enable_lifecycle)
 
@@ -83,7 +90,7 @@ class Service:
         if self.config.logs:
             from regslo.sources.logs.service import LogService
 
-            self.logs = LogService(self.config.logs, self.registry)
+            self.logs = LogService(self.config.logs, self.registry, protected=self.config.immutable_tags)
 
     def _route_notifications(self) -> None:
         """``POST /notifications/<registry>``, answered by whichever LogService is current (reloads swap it)."""
@@ -108,21 +115,33 @@ class Service:
         self.server.route("POST", "/notifications", notifications, prefix=True, max_body=MAX_BODY,
                           precheck=precheck)
 
+    def _attach_storage(self) -> None:
+        if not any(r.storage for r in self.config.registries):
+            return
+        from regslo.sources.storage import StorageMonitor
+
+        self.storage = StorageMonitor(self.config.registries, self.registry)
+        if self.logs is not None:  # GC runs read their reclaimed bytes from the storage samples
+            self.logs.metrics.reclaimed = self.storage.reclaimed
+
     def _attach_slos(self) -> None:
         if not self.config.slos:
             return
-        try:
-            from regslo.slo.state import SLOState
-        except ImportError:
-            log.warning("in-process SLO state is not available in this build")
-            return
         self.slo_state = SLOState(self.config.slos, self.registry, self.registry)
 
+    def _attach_integrity(self) -> None:
+        from regslo.sli.integrity import TokenRequests
+        from regslo.sources.consistency import ConsistencyChecker
+
+        self.token_requests = TokenRequests(self.engine.probers, self.registry)
+        if self.config.consistency:
+            self.consistency = ConsistencyChecker(self.config.consistency, self._clients(), self.registry,
+                                                  timeout=self.config.probes.timeout)
+
+    def _clients(self) -> dict[str, Any]:
+        return {name: prober.client for name, prober in self.engine.probers.items()}
+
     def _attach_status(self) -> None:
-        try:
-            from regslo.outputs import status
-        except ImportError:
-            return
         status.register(self)
 
     def _attach_lifecycle(self, enabled: bool) -> None:
@@ -143,8 +162,12 @@ class Service:
         self.server.start()
         if self.logs is not None:
             self.logs.start()
+        if self.storage is not None:
+            self.storage.start()
         if self.slo_state is not None:
             self.slo_state.start()
+        if self.consistency is not None:
+            self.consistency.start()
         log.info("serving metrics on %s://%s:%d/metrics", self.server.scheme, *self.server.address)
         self._started = True
         self.engine.start()
@@ -155,9 +178,13 @@ class Service:
         self._stopped.set()
         log.info("stopping: waiting for running probes, then deleting what they pushed")
         with self._reload_lock:  # a reload in progress finishes first
+            if self.consistency is not None:
+                self.consistency.stop()
             self.engine.stop()
             if self.logs is not None:
                 self.logs.stop()
+            if self.storage is not None:
+                self.storage.stop()
             if self.slo_state is not None:
                 self.slo_state.stop()
         self.server.stop()
@@ -195,24 +222,62 @@ class Service:
             return True, []
 
     def _apply(self, new: Config) -> None:
+        """Each stage whose part of the config changed is stopped and restarted with the new part; its
+        metrics stay registered (series of what is still configured keep counting)."""
         old = self.config
         self.config = new
-        if any(getattr(old, part) != getattr(new, part) for part in _PROBE_PARTS):
+        probes_changed = any(getattr(old, part) != getattr(new, part) for part in _PROBE_PARTS)
+        if probes_changed or old.consistency != new.consistency or old.probes.timeout != new.probes.timeout:
+            self._stop_consistency()
+        if probes_changed:
             self._reload_probes(new)
         if old.logs != new.logs:
             self._reload_logs(new)
+        if self.logs is not None:
+            self.logs.metrics.protected = new.immutable_tags
+        if [(r.name, r.storage) for r in old.registries] != [(r.name, r.storage) for r in new.registries]:
+            self._reload_storage()
         if old.slos != new.slos:
             self._reload_slos()
+        if probes_changed or old.consistency != new.consistency or old.probes.timeout != new.probes.timeout:
+            self._reload_consistency(new)
         self._attach_status()  # the status page reads the config it was given
 
     def _reload_probes(self, new: Config) -> None:
         """Stop the engine (running probes finish, pushed images are deleted), keep the metric objects."""
-        old_engine = self.engine
-        old_engine.stop()
+        self.engine.stop()
         self.metrics.reconfigure(new)
         self.engine = ProbeEngine(new, [self.metrics, self.recent], instance=self.instance)
+        if self.token_requests is not None:
+            self.token_requests.probers = self.engine.probers
         if self._started:
             self.engine.start(sweep=False)
+
+    def _stop_consistency(self) -> None:
+        if self.consistency is not None:
+            self.consistency.stop()
+
+    def _reload_consistency(self, new: Config) -> None:
+        if self.consistency is None:
+            from regslo.sources.consistency import ConsistencyChecker
+
+            if not new.consistency:
+                return
+            self.consistency = ConsistencyChecker(new.consistency, self._clients(), self.registry,
+                                                  timeout=new.probes.timeout)
+        else:
+            self.consistency.reconfigure(new.consistency, self._clients())
+            self.consistency.timeout = new.probes.timeout
+        if self._started:
+            self.consistency.start()
+
+    def _reload_storage(self) -> None:
+        if self.storage is not None:
+            self.storage.stop()  # unregisters its collector
+            self.storage = None
+        self._attach_storage()
+        if self.storage is not None and self._started:
+            self.storage.start()
 
     def _reload_logs(self, new: Config) -> None:
         from regslo.sources.logs.service import LogService
@@ -224,7 +289,9 @@ class Service:
                 previous.metrics.unregister()
             self.logs = None
             return
-        self.logs = LogService(new.logs, self.registry, previous=previous)
+        self.logs = LogService(new.logs, self.registry, protected=new.immutable_tags, previous=previous)
+        if self.storage is not None:
+            self.logs.metrics.reclaimed = self.storage.reclaimed
         if self._started:
             self.logs.start()
 

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-from regslo.commands.common import add_config_argument, load_or_exit, setup_logging
+from regslo.commands.common import add_config_argument, add_logging_arguments, load_or_exit, setup_logging
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,12 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="TLS and basic auth for regslo's port, in the Prometheus exporter-toolkit format")
     parser.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
                         help="serve POST /-/reload (reload the config, like SIGHUP)")
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     parser.add_argument("--instance", help="name this regslo in probe tags (default: probes.instance or hostname)")
+    add_logging_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     config = load_or_exit(args.config)
     from regslo.config import ConfigError
     from regslo.outputs.server import parse_listen_address

@@ -9,10 +9,10 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from regslo.config import Config
+from regslo.events import PHASES, ProbeResult, ReplicationResult
 from regslo.oci.errors import REASONS
 from regslo.sli import build_info
 from regslo.sli.buckets import PROBE_DURATION_BUCKETS, REPLICATION_LAG_BUCKETS
-from regslo.sources.probes.results import PHASES, ProbeResult, ReplicationResult
 
 # phases each probe reports (auth only when the registry asks for credentials)
 PROBE_PHASES = {"ping": ("auth",), "push": ("auth", "blob_upload", "manifest_put"),
@@ -46,6 +46,10 @@ class ProbeMetrics:
         self.repl_errors = Counter("regslo_replication_errors",
                                    "Replication checks not made because the push to the source failed.",
                                    ["source", "destination", "reason"], registry=r)
+        self.repl_mismatches = Counter("regslo_replication_digest_mismatches",
+                                       "Replication checks whose destination served another digest under the "
+                                       "probe's tag (copied, but not the same bytes).",
+                                       ["source", "destination"], registry=r)
         self.repl_lag = Histogram("regslo_replication_lag_seconds",
                                   "Time from a completed push to the source until the destination serves it.",
                                   ["source", "destination"], buckets=REPLICATION_LAG_BUCKETS, registry=r)
@@ -56,7 +60,7 @@ class ProbeMetrics:
         """Every label set each metric has for ``config`` (created at zero, removed when it goes away)."""
         out: dict[object, set[tuple[str, ...]]] = {m: set() for m in (
             self.runs, self.duration, self.last_success, self.failures, self.phase,
-            self.repl_checks, self.repl_timeouts, self.repl_lag, self.repl_errors)}
+            self.repl_checks, self.repl_timeouts, self.repl_mismatches, self.repl_lag, self.repl_errors)}
         for reg in config.registries:
             for probe in config.probes.enabled:
                 labels = (reg.name, reg.region, probe)
@@ -66,7 +70,7 @@ class ProbeMetrics:
                 out[self.phase].update((*labels, phase) for phase in PROBE_PHASES[probe])
         for pair in config.replication:
             labels = (pair.source, pair.destination)
-            for metric in (self.repl_checks, self.repl_timeouts, self.repl_lag):
+            for metric in (self.repl_checks, self.repl_timeouts, self.repl_mismatches, self.repl_lag):
                 out[metric].add(labels)
             out[self.repl_errors].update((*labels, reason) for reason in REASONS)
         return out
@@ -111,5 +115,8 @@ class ProbeMetrics:
         self.repl_checks.labels(*pair).inc()
         if result.outcome == "timeout":
             self.repl_timeouts.labels(*pair).inc()
-        elif result.lag is not None:
+            return
+        if result.outcome == "digest_mismatch":
+            self.repl_mismatches.labels(*pair).inc()
+        if result.lag is not None:
             self.repl_lag.labels(*pair).observe(result.lag)

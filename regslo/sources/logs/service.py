@@ -35,7 +35,8 @@ class LogService:
     and file positions carry over (nothing is counted twice or lost); sources no longer configured are
     dropped with their series."""
 
-    def __init__(self, logs_config: LogsConfig, registry: CollectorRegistry, previous: "LogService | None" = None):
+    def __init__(self, logs_config: LogsConfig, registry: CollectorRegistry, protected: object = None,
+                 previous: "LogService | None" = None):
         self.config = logs_config
         handover: dict[str, list[dict]] = {}
         if previous is not None:
@@ -49,6 +50,7 @@ class LogService:
             self.metrics = LogMetrics(registry, top_k=logs_config.repository_top_k)
             self.tags = TagMemory(logs_config.tag_memory)
             self.seen = BoundedLRU(logs_config.event_id_memory)
+        self.metrics.protected = protected  # immutable_tags: which tag overwrites are protected ones
         self.store = CheckpointStore(logs_config.checkpoint_dir) if logs_config.checkpoint_dir else None
         self.tag_store = CheckpointStore(logs_config.checkpoint_dir, "logs-tags.json") if self.store else None
         if previous is None:
@@ -65,6 +67,8 @@ class LogService:
             parser = make_parser(source.format, {"log_format": source.log_format, "tags": self.tags, "seen": self.seen})
             sink = self.metrics.sink(source.registry, source.label)
             self.metrics.count_live("checkpoint_failures", (source.label,), 0)
+            if source.format == "distribution-gc":
+                sink.declare_gc()
             if source.path is None:
                 self.webhooks[source.registry] = (parser, sink)
                 self.tokens[source.registry] = source.token.reveal().encode() if source.token else None
