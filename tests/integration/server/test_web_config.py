@@ -148,7 +148,7 @@ def test_a_bad_web_config_file_exits_2_naming_the_key(tmp_path, pki):
         web.write_text(text)
         res = subprocess.run([sys.executable, "-m", "regslo", "run", "-c", str(cfg), "--web.config.file", str(web),
                               "--web.listen-address", f"127.0.0.1:{free_port()}"], capture_output=True, text=True,
-                             timeout=60)
+                             timeout=60, cwd=str(tmp_path))
         lines = res.stderr.strip().splitlines()
         assert res.returncode == 2, (doc, res.stderr)
         assert len(lines) == 1 and lines[0].startswith(f"error: {web}: {expected}"), (doc, res.stderr)

@@ -88,17 +88,17 @@ def test_registry_sends_the_token_and_forged_posts_count_nothing(registries, tmp
 def test_check_config_warns_about_a_webhook_without_token_and_reads_token_env(tmp_path):
     cfg = write_config(tmp_path / "c.yml", logs={"sources": [{"format": "notifications", "registry": "r1"}]})
     res = subprocess.run([sys.executable, "-m", "regslo", "check-config", "-c", str(cfg)], capture_output=True,
-                         text=True, timeout=60)
+                         text=True, timeout=60, cwd=str(tmp_path))
     assert res.returncode == 0
     assert "warning: logs.sources[0]: notifications webhook without token_file or token_env" in res.stderr
     cfg = write_config(tmp_path / "c.yml", logs={"sources": [{"format": "notifications", "registry": "r1",
                                                               "token_env": "REGSLO_TEST_WEBHOOK_TOKEN"}]})
     res = subprocess.run([sys.executable, "-m", "regslo", "check-config", "-c", str(cfg)], capture_output=True,
-                         text=True, timeout=60, env=dict(os.environ, REGSLO_TEST_WEBHOOK_TOKEN=TOKEN))
+                         text=True, timeout=60, env=dict(os.environ, REGSLO_TEST_WEBHOOK_TOKEN=TOKEN), cwd=str(tmp_path))
     assert res.returncode == 0 and "warning" not in res.stderr, res.stderr
     res = subprocess.run([sys.executable, "-m", "regslo", "check-config", "-c", str(cfg)], capture_output=True,
                          text=True, timeout=60, env={k: v for k, v in os.environ.items()
-                                                     if k != "REGSLO_TEST_WEBHOOK_TOKEN"})
+                                                     if k != "REGSLO_TEST_WEBHOOK_TOKEN"}, cwd=str(tmp_path))
     assert res.returncode == 2
     assert res.stderr.strip() == ("error: logs.sources[0].token_env: environment variable "
                                   "REGSLO_TEST_WEBHOOK_TOKEN is not set")
