@@ -112,8 +112,12 @@ class Service:
             status, body = logs.handle_notification(req.body, req.headers, _last_segment(req.path))
             return Response(status, body)
 
+        def token(req: Request) -> bool:
+            logs = self.logs
+            return logs is not None and logs.token_matches(_last_segment(req.path), req.headers)
+
         self.server.route("POST", "/notifications", notifications, prefix=True, max_body=MAX_BODY,
-                          precheck=precheck)
+                          precheck=precheck, authenticator=token)
 
     def _attach_storage(self) -> None:
         if not any(r.storage for r in self.config.registries):

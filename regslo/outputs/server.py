@@ -86,6 +86,7 @@ class _Route:
     handler: Handler
     max_body: int
     precheck: Callable[[Request], Response | None] | None = None
+    authenticator: Callable[[Request], bool] | None = None
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
@@ -184,11 +185,14 @@ class ExporterServer:
         return "https" if self.web is not None and self.web.ssl_context is not None else "http"
 
     def route(self, method: str, path: str, handler: Handler, prefix: bool = False, max_body: int = 0,
-              precheck: Callable[[Request], Response | None] | None = None) -> None:
+              precheck: Callable[[Request], Response | None] | None = None,
+              authenticator: Callable[[Request], bool] | None = None) -> None:
         """Serve ``handler`` for ``method path`` (or every path under it when ``prefix``), accepting request
         bodies of up to ``max_body`` bytes. ``precheck`` sees the request before its body is read (body
-        empty) and may answer instead (authentication). Routing the same method and path again replaces it."""
-        new = _Route(method, path, prefix, handler, min(max_body, MAX_BODY), precheck)
+        empty) and may answer instead (authentication). A request ``authenticator`` accepts needs no basic
+        auth (the webhook's own bearer token: a registry can send one Authorization header, not two).
+        Routing the same method and path again replaces it."""
+        new = _Route(method, path, prefix, handler, min(max_body, MAX_BODY), precheck, authenticator)
         self._routes = [r for r in self._routes if (r.method, r.path, r.prefix) != (method, path, prefix)] + [new]
 
     # -- built-in routes --------------------------------------------------------------------------------
@@ -338,23 +342,27 @@ class ExporterServer:
         if not _DIGITS.match(raw_length):
             return Response(400, b"Content-Length must be decimal digits\n"), False
         length = int(raw_length)
+        route = self._find(method, path)
+        head_only = Request(method, path, url.query, headers, b"")
+        loop = asyncio.get_running_loop()
         user = None
         if self.web is not None and self.web.users:
-            user = await self._authenticate(headers.get("authorization", ""))
-            if user is None:
-                return Response(401, b"unauthorized\n", headers={"WWW-Authenticate": 'Basic realm="regslo"'}), \
-                    length == 0
-        route = self._find(method, path)
+            own = route is not None and route.authenticator is not None and \
+                await loop.run_in_executor(self._pool, route.authenticator, head_only)
+            if not own:
+                user = await self._authenticate(headers.get("authorization", ""))
+                if user is None:  # before 404/405: unauthenticated clients learn nothing about routes
+                    return Response(401, b"unauthorized\n", headers={"WWW-Authenticate": 'Basic realm="regslo"'}), \
+                        length == 0
         if route is None:
             allowed = any(r.path == path for r in self._routes)
             resp = Response(405, b"method not allowed\n") if allowed else Response(404, b"not found\n")
             return resp, length == 0
         if length > route.max_body:
             return Response(413, b"request body too large\n"), length == 0
-        loop = asyncio.get_running_loop()
         if route.precheck is not None:
-            early = await loop.run_in_executor(self._pool, self._call, route.precheck,
-                                               Request(method, path, url.query, headers, b"", user))
+            head_only.user = user
+            early = await loop.run_in_executor(self._pool, self._call, route.precheck, head_only)
             if early is not None:
                 return early, length == 0
         body = b""

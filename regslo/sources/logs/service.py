@@ -216,15 +216,20 @@ class LogService:
         expected = self.tokens.get(registry_name)
         if expected is None:
             return 200, b""
-        value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        scheme, _, given = value.strip().partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
+        given = _bearer(headers)
+        if given is None:
             self._reject(registry_name, "missing_token")
             return 401, b"this webhook needs Authorization: Bearer <token>\n"
-        if not hmac.compare_digest(given.strip().encode("utf-8", "replace"), expected):
+        if not hmac.compare_digest(given, expected):
             self._reject(registry_name, "wrong_token")
             return 401, b"wrong token\n"
         return 200, b""
+
+    def token_matches(self, registry_name: str, headers: dict[str, str]) -> bool:
+        """True only if this webhook has a token and the request carries it (then it needs no other auth)."""
+        expected = self.tokens.get(registry_name)
+        given = _bearer(headers)
+        return bool(expected) and given is not None and hmac.compare_digest(given, expected)
 
     def _reject(self, registry_name: str, reason: str) -> None:
         # the registry label takes only configured names; anything else a client puts in the path is other
@@ -263,6 +268,15 @@ class LogService:
         if outcome == "malformed":
             return 400, b"not a notification envelope\n"
         return 200, b"ok\n"
+
+
+def _bearer(headers: dict[str, str]) -> bytes | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    scheme, _, given = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return None
+    return given.strip().encode("utf-8", "replace")
 
 
 _ENTRY_TYPES = {"path": str, "dev": int, "ino": int, "offset": int, "fp": str, "fp_len": int}

@@ -152,3 +152,27 @@ def test_a_bad_web_config_file_exits_2_naming_the_key(tmp_path, pki):
         lines = res.stderr.strip().splitlines()
         assert res.returncode == 2, (doc, res.stderr)
         assert len(lines) == 1 and lines[0].startswith(f"error: {web}: {expected}"), (doc, res.stderr)
+
+
+def test_webhook_token_stands_in_for_basic_auth_on_its_route_only(tmp_path):
+    """A registry sends one Authorization header: with basic auth on, the webhook's bearer token is enough
+    for POST /notifications/<registry>, and grants nothing else."""
+    token = "webhook-token-0123456789abcdef"
+    (tmp_path / "token").write_text(token)
+    web = web_file(tmp_path, {"basic_auth_users": {"prometheus": bcrypt_hash("prometheus", PASSWORD)}})
+    cfg = write_config(tmp_path / "c.yml", logs={"sources": [{"format": "notifications", "registry": "r1",
+                                                              "token_file": str(tmp_path / "token")}]})
+    with regslo_run(cfg, "--web.config.file", web, client={"auth": ("prometheus", PASSWORD)}) as r:
+        hook = f"{r.base}/notifications/r1"
+        body = b'{"events": []}'
+        ct = "application/vnd.docker.distribution.events.v1+json"
+        bearer = {"Content-Type": ct, "Authorization": f"Bearer {token}"}
+        assert httpx.post(hook, content=body, headers=bearer, timeout=5).status_code == 200
+        assert httpx.post(hook, content=body, headers={"Content-Type": ct, "Authorization": "Bearer wrong"},
+                          timeout=5).status_code == 401
+        # basic auth gets past the server, but the webhook still wants its token
+        assert httpx.post(hook, content=body, headers={"Content-Type": ct}, auth=("prometheus", PASSWORD),
+                          timeout=5).status_code == 401
+        assert httpx.get(f"{r.base}/metrics", headers={"Authorization": f"Bearer {token}"},
+                         timeout=5).status_code == 401
+        assert httpx.get(f"{r.base}/metrics", auth=("prometheus", PASSWORD), timeout=5).status_code == 200
