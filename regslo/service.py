@@ -72,6 +72,7 @@ class Service:
         self.consistency: Any = None
         self.storage: Any = None
         self.token_requests: Any = None
+        self.inspector: Any = None
         self.server = ExporterServer(self.registry, listen_address or config.server.listen_address,
                                      ready=lambda: self.engine.ready.is_set(), web_config=web_config)
         self._stopped = threading.Event()
@@ -79,6 +80,7 @@ class Service:
         self._reload_lock = threading.Lock()
         self._attach_logs()
         self._attach_storage()
+        self._attach_inspector()
         self._attach_slos()
         self._attach_integrity()
         self._attach_status()
@@ -128,6 +130,15 @@ class Service:
         if self.logs is not None:  # GC runs read their reclaimed bytes from the storage samples
             self.logs.metrics.reclaimed = self.storage.reclaimed
 
+    def _attach_inspector(self) -> None:
+        if not getattr(self.config, "inspect", None):
+            return
+        from regslo.sources.inspect.inspector import Inspector
+
+        self.inspector = Inspector(self.config, self.registry)
+        if self.logs is not None:
+            self.logs.subscribe(self.inspector.submit)
+
     def _attach_slos(self) -> None:
         if not self.config.slos:
             return
@@ -168,6 +179,8 @@ class Service:
             self.logs.start()
         if self.storage is not None:
             self.storage.start()
+        if self.inspector is not None:
+            self.inspector.start()
         if self.slo_state is not None:
             self.slo_state.start()
         if self.consistency is not None:
@@ -189,6 +202,8 @@ class Service:
                 self.logs.stop()
             if self.storage is not None:
                 self.storage.stop()
+            if self.inspector is not None:
+                self.inspector.stop()
             if self.slo_state is not None:
                 self.slo_state.stop()
         self.server.stop()
@@ -243,6 +258,8 @@ class Service:
             self._reload_storage()
         if old.slos != new.slos:
             self._reload_slos()
+        if getattr(old, "inspect", None) != getattr(new, "inspect", None):
+            log.warning("reload: changes to inspect take effect at the next restart")
         if probes_changed or old.consistency != new.consistency or old.probes.timeout != new.probes.timeout:
             self._reload_consistency(new)
         self._attach_status()  # the status page reads the config it was given
@@ -294,6 +311,8 @@ class Service:
             self.logs = None
             return
         self.logs = LogService(new.logs, self.registry, protected=new.immutable_tags, previous=previous)
+        if previous is None and self.inspector is not None:
+            self.logs.subscribe(self.inspector.submit)
         if self.storage is not None:
             self.logs.metrics.reclaimed = self.storage.reclaimed
         if self._started:

@@ -63,8 +63,11 @@ class LogService:
         self.followers: list[SourceFollower] = []
         self.webhooks: dict[str, tuple[Any, Any]] = {}
         self.tokens: dict[str, bytes | None] = {}
+        # callbacks for manifest pushes (the image inspector); a reload keeps them
+        self._push_subscribers: list = list(previous._push_subscribers) if previous is not None else []
         for source in logs_config.sources:
-            parser = make_parser(source.format, {"log_format": source.log_format, "tags": self.tags, "seen": self.seen})
+            parser = make_parser(source.format, {"log_format": source.log_format, "tags": self.tags, "seen": self.seen,
+                                                 "on_push": self._manifest_pushed})
             sink = self.metrics.sink(source.registry, source.label)
             self.metrics.count_live("checkpoint_failures", (source.label,), 0)
             if source.format == "distribution-gc":
@@ -135,6 +138,15 @@ class LogService:
             self.tag_store.path.unlink(missing_ok=True)
         except (CheckpointError, OSError, TypeError) as exc:
             log.warning("ignoring saved tag memory: %s", exc)
+
+    def subscribe(self, callback) -> None:
+        """Call ``callback(registry, repository, tag, digest, media_type)`` for every manifest push event
+        (webhook or notifications file). It runs under the metrics lock: it must return at once."""
+        self._push_subscribers.append(callback)
+
+    def _manifest_pushed(self, *event) -> None:
+        for callback in self._push_subscribers:
+            callback(*event)
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> None:
