@@ -61,7 +61,7 @@ def _dummy_hash() -> bytes:
 @dataclass
 class WebConfig:
     ssl_context: ssl.SSLContext | None = None
-    users: dict[str, bytes] = field(default_factory=dict)  # user -> bcrypt hash
+    users: dict[str, bytes] = field(default_factory=dict, repr=False)  # user -> bcrypt hash
     headers: dict[str, str] = field(default_factory=dict)
     _cache: dict[bytes, str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

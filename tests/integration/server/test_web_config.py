@@ -100,7 +100,7 @@ def test_prometheus_scrapes_over_tls_with_basic_auth_and_a_wrong_password_gets_4
         finally:
             prom.terminate()
             prom.wait(20)
-    assert PASSWORD not in r.stderr_text
+    assert PASSWORD not in r.stderr_text and "Traceback" not in r.stderr_text, r.stderr_text[-3000:]
 
 
 def test_client_certificates_and_min_version(tmp_path, pki):
@@ -118,6 +118,7 @@ def test_client_certificates_and_min_version(tmp_path, pki):
         old.maximum_version = ssl.TLSVersion.TLSv1_2
         with pytest.raises(httpx.HTTPError):  # below min_version
             httpx.get(f"{r.base}/metrics", verify=old, timeout=5)
+    assert "Traceback" not in r.stderr_text, r.stderr_text[-3000:]
 
 
 BAD_FILES = [
