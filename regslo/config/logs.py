@@ -137,10 +137,9 @@ def _token(src: Section, errors: Errors, fmt: str | None, pattern: str | None, b
 
 
 def _unwritable(directory: Path) -> str | None:
-    """Why checkpoints cannot be written to ``directory`` (tried with a real file), or None.
-
-    A directory that does not exist yet is created at the first checkpoint, so its nearest existing
-    parent must be writable instead."""
+    """Why checkpoints cannot be written to ``directory``, or None. An existing directory is tried with a real
+    file (permissions, read-only mounts, quotas all show); one that does not exist yet is created at the first
+    checkpoint, so its nearest existing parent must let us create it (checked without writing there)."""
     target = directory
     while not target.exists():
         if target.parent == target:
@@ -148,6 +147,10 @@ def _unwritable(directory: Path) -> str | None:
         target = target.parent
     if not target.is_dir():
         return f"cannot be created: {target} is not a directory"
+    if target != directory:
+        if not os.access(target, os.W_OK | os.X_OK):
+            return f"cannot be created: {target} is not writable"
+        return None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".regslo-write-test-", dir=target)
     except OSError as exc:
