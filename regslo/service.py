@@ -185,7 +185,8 @@ class Service:
             self.slo_state.start()
         if self.consistency is not None:
             self.consistency.start()
-        log.info("serving metrics on %s://%s:%d/metrics", self.server.scheme, *self.server.address)
+        host, port = self.server.address
+        log.info("serving metrics on %s://%s:%d/metrics", self.server.scheme, f"[{host}]" if ":" in host else host, port)
         self._started = True
         self.engine.start()
 

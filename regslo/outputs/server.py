@@ -166,7 +166,6 @@ class ExporterServer:
         self._auth_pool = ThreadPoolExecutor(2, thread_name_prefix="regslo-auth")
         self._conns: dict[int, _Conn] = {}
         self._server: asyncio.base_events.Server | None = None
-        self.rejected_connections = 0
         self.route("GET", "/metrics", self._metrics)
         self.route("GET", "/-/healthy", lambda r: Response(200, b"Healthy.\n"))
         self.route("GET", "/-/ready", self._ready)
@@ -264,7 +263,6 @@ class ExporterServer:
     # -- connections ------------------------------------------------------------------------------------
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._conns) >= self.limits.max_connections and not self._evict_one():
-            self.rejected_connections += 1
             writer.write(_raw_response(503, b"too many connections\n", close=True))
             writer.close()
             return
@@ -306,7 +304,8 @@ class ExporterServer:
                 try:
                     rest = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), lim.head_timeout)
                 except asyncio.TimeoutError:
-                    await self._reply(writer, _raw_response(408, b"request head not received in time\n", extra, close=True))
+                    await self._reply(writer, _raw_response(408, b"request head not received in time\n", extra,
+                                                            close=True))
                     return
                 except asyncio.LimitOverrunError:
                     raise _BadRequest(431, "request head too large") from None
@@ -348,7 +347,7 @@ class ExporterServer:
         user = None
         if self.web is not None and self.web.users:
             own = route is not None and route.authenticator is not None and \
-                await loop.run_in_executor(self._pool, route.authenticator, head_only)
+                await loop.run_in_executor(self._pool, _safe_check, route.authenticator, head_only)
             if not own:
                 user = await self._authenticate(headers.get("authorization", ""))
                 if user is None:  # before 404/405: unauthenticated clients learn nothing about routes
@@ -397,6 +396,14 @@ class ExporterServer:
             log.exception("handler for %s %s failed", request.method, request.path)
             return Response(500, b"internal error\n")
 
+
+
+def _safe_check(check: Callable[[Request], bool], request: Request) -> bool:
+    try:
+        return bool(check(request))
+    except Exception:  # noqa: BLE001 - a failing check authenticates nobody
+        log.exception("authentication check for %s failed", request.path)
+        return False
 
 
 def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
