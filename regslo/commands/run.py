@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -54,28 +55,43 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: cannot listen on {address}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    wake = threading.Event()
     reload_requested = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        logging.getLogger("regslo").info("received %s", signal.Signals(signum).name)
-        stop.set()
-        wake.set()
-
-    def on_hup(_signum: int, _frame: object) -> None:
-        reload_requested.set()
-        wake.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, on_hup)
+    handle_stop_signals(stop, budget=config.probes.timeout + STOP_SLACK)
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: reload_requested.set())
     service.start()
-    while not stop.is_set():
-        wake.wait()
-        wake.clear()
-        if reload_requested.is_set() and not stop.is_set():
+    while not stop.is_set():  # SIGHUP: reload here, in the main thread (never inside the signal handler)
+        if reload_requested.wait(0.5) and not stop.is_set():
             reload_requested.clear()
             logging.getLogger("regslo").info("received SIGHUP: reloading %s", args.config)
             service.reload()
     service.stop()
     return 0
+
+
+STOP_SLACK = 4.5  # seconds beyond probes.timeout that stopping may take (the promise: timeout + 5 s)
+
+
+def handle_stop_signals(stop: threading.Event, budget: float) -> None:
+    """SIGTERM/SIGINT set ``stop``: the service stops its probes (bounded by their timeout), deletes what
+    they pushed and exits. A second signal exits at once (128 + signal number), skipping all of that. If
+    stopping takes longer than ``budget`` seconds anyway, the process exits with status 1 and says so."""
+    log = logging.getLogger("regslo")
+
+    def force_exit(why: str, code: int) -> None:
+        os.write(2, f"regslo: {why}\n".encode())
+        os._exit(code)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            force_exit(f"received {name} again: exiting now, without waiting for probes or deleting their "
+                       "images", 128 + signum)
+        log.info("received %s; stopping (send it again to exit at once)", name)
+        stop.set()
+        timer = threading.Timer(budget, force_exit, args=(f"stopping took more than {budget:g}s: exiting "
+                                                          "without finishing cleanup", 1))
+        timer.daemon = True
+        timer.start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)

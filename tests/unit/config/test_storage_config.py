@@ -79,3 +79,18 @@ def test_check_config_explains_object_storage(tmp_path):
     assert len(lines) == 1 and "Traceback" not in res.stderr
     assert lines[0].startswith("error: registries[0].storage.path: gs://bucket/docker is object storage")
     assert "docs/operations.md#object-storage" in lines[0]
+
+
+def test_mount_type_reads_the_longest_matching_mount(tmp_path):
+    from pathlib import Path
+
+    from regslo.config.storage import mount_type
+    assert mount_type(Path("/proc/self")) == "proc"
+    assert mount_type(tmp_path) not in (None, "proc")
+
+
+def test_network_mounts_warn(tmp_path, monkeypatch):
+    from regslo.config import storage
+    monkeypatch.setattr(storage, "mount_type", lambda path: "fuse.s3fs")
+    config = parse_config(cfg(tmp_path, f"storage: {{path: {tmp_path}}}"), base_dir=tmp_path)
+    assert any("is on a fuse.s3fs mount" in w and "object-storage" in w for w in config.warnings), config.warnings

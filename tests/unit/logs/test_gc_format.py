@@ -132,3 +132,16 @@ def test_reclaimed_bytes_come_from_the_hook_on_success_only():
         parser.feed(line, sink)
     assert metrics.state["gc_reclaimed"] == {("r1",): 4096}
     assert len(calls) == 1 and calls[0][0] == "r1"
+
+
+def test_a_dry_run_ends_at_the_empty_line_the_cron_recipe_adds():
+    state, _ = run([
+        "team/app",
+        "",
+        "1 blobs marked, 2 blobs and 0 manifests eligible for deletion",
+        "blob eligible for deletion: sha256:" + "b" * 64,
+        "blob eligible for deletion: sha256:" + "c" * 64,
+        "",  # `echo`
+    ])
+    assert state["gc_runs"] == {("r1", "success"): 1, ("r1", "failure"): 0}
+    assert state["gc_blobs"] == {("r1",): 0}

@@ -20,8 +20,9 @@ The parser is a small state machine per source:
 
 - a run starts at its first line (a repository name, a mark, or the summary of an empty registry);
 - it ends successfully when every blob the summary announced has its ``Deleting blob`` line (at once when
-  the summary announces none), or when the next run starts (a ``--dry-run`` deletes nothing; output
-  captured without stderr has no deletion lines);
+  the summary announces none), or, for a run without deletion lines (``--dry-run``, or stdout only), at the
+  empty line after its last ``blob eligible`` line (the ``echo`` of the documented cron line) or when the
+  next run starts;
 - it ends as a failure on ``failed to garbage collect``, ``configuration error``, a Go ``panic:`` or a
   logrus ``fatal``/``panic`` line.
 
@@ -100,6 +101,7 @@ class GCParser:
         self.started: float | None = None
         self.last: float | None = None
         self.announced = 0  # blobs the summary said are eligible
+        self.eligible = 0  # "blob eligible for deletion" lines seen
         self.blobs = 0
         self.manifests = 0
 
@@ -129,7 +131,11 @@ class GCParser:
     def feed(self, line: str, sink: Sink) -> str:
         line = line.rstrip()
         if not line:
-            return IGNORED  # the blank line before the summary
+            # the blank line before the summary; after a complete sweep without deletion lines (--dry-run,
+            # or stdout only) it is the `echo` that ends each run in the documented cron line
+            if self.state == SWEEP and self.eligible >= self.announced:
+                self._finish(sink, "success")
+            return IGNORED
         if len(line) > MAX_LINE:
             return MALFORMED
         entry = _logrus(line)
@@ -156,6 +162,7 @@ class GCParser:
         if line.startswith(_ELIGIBLE_BLOB):
             if self.state == IDLE:
                 return MALFORMED  # a tail without its run (e.g. regslo started in the middle of one)
+            self.eligible += 1
             self._now(None)
             return PARSED
         if line.startswith(_ELIGIBLE_MANIFEST) or _MARK.match(line) or _REPO.match(line):
