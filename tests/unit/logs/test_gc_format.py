@@ -182,3 +182,21 @@ def test_hostile_lines_are_malformed_never_raised():
                            '{"msg":"Deleting blob: x","time":"9999-12-31T23:59:59-14:00","level":"info"}'])
     assert outcomes[0] == "malformed" and outcomes[1] == "malformed" and outcomes[4] == "malformed"
     assert state["gc_runs"] == {("r1", "success"): 0, ("r1", "failure"): 0}
+
+
+@pytest.mark.parametrize("formatter", ["json", "text"])
+def test_real_run_killed_mid_sweep_counts_as_a_failure(samples, formatter):
+    # the recorded output with its second run cut after its first deletion (as a kill leaves it), then the
+    # cron line's echo, then the runs that followed: one success fewer, one failure more
+    lines = (samples / f"gc-{formatter}.log").read_text().splitlines()
+    sweeps = [i for i, line in enumerate(lines) if SUMMARY.search(line)]
+    second = sweeps[1]
+    first_deletion = next(i for i in range(second, len(lines)) if "Deleting blob: " in lines[i])
+    rest = max(i for i in range(second, sweeps[2]) if "Deleting blob: " in lines[i]) + 1  # the next run's start
+    cut = lines[:first_deletion + 1] + [""] + lines[rest:]
+    state, outcomes = run(cut)
+    full, _ = run(lines)
+    assert state["gc_runs"][("r1", "success")] == full["gc_runs"][("r1", "success")] - 1
+    assert state["gc_runs"][("r1", "failure")] == full["gc_runs"][("r1", "failure")] + 1
+    assert state["gc_blobs"][("r1",)] == full["gc_blobs"][("r1",)] - 2  # 2 of its 3 deletions never happened
+    assert "malformed" not in outcomes
