@@ -117,6 +117,7 @@ class Tracked:
     scan_errors: float | None = None
     walk: Walk | None = None
     walk_started: float = 0.0
+    credit: float = 0.0  # entries the walk may still examine: scan_rate * TICK per tick (fractions carry)
     next_walk: float = 0.0
     next_sample: float = 0.0
     errors: int = 0
@@ -203,7 +204,13 @@ class StorageMonitor(Collector):
                 return
             t.walk = Walk(str(t.settings.path))
             t.walk_started = now
-        if t.walk.step(max(1, int(t.settings.scan_rate * TICK))):
+        per_tick = t.settings.scan_rate * TICK
+        t.credit = min(t.credit + per_tick, per_tick + 1.0)
+        budget = int(t.credit)
+        if budget < 1:
+            return  # below 10 entries a second: not every tick may examine one
+        t.credit -= budget
+        if t.walk.step(budget):
             walk, t.walk = t.walk, None
             walk.close()
             t.next_walk = time.monotonic() + t.settings.scan_interval

@@ -171,3 +171,21 @@ def test_missing_root_publishes_no_registry_bytes(tmp_path, caplog):
     assert 'regslo_storage_registry_bytes{registry="r1"} 4096.0' in text
     assert [line for line in text.splitlines() if line.startswith("regslo_storage_scan_timestamp_seconds{")] == stamp
     assert "cannot read the registry root" in caplog.text
+
+
+def test_a_low_scan_rate_is_held_too(tmp_path):
+    # scan_rate 2: at 10 ticks a second, only every fifth tick may examine an entry
+    root = tmp_path / "reg"
+    for i in range(20):
+        (root / f"f{i:02d}").parent.mkdir(parents=True, exist_ok=True)
+        (root / f"f{i:02d}").write_bytes(b"x")
+    monitor = StorageMonitor(config_for(root, scan_rate=2), CollectorRegistry())
+    try:
+        ticks = 0
+        while monitor.tracked[0].walk is None or monitor.tracked[0].walk.entries < 4:
+            monitor.tick()
+            ticks += 1
+            assert ticks < 1000
+    finally:
+        monitor.stop()
+    assert ticks >= 15  # 4 entries at 2 a second are 2 s of 0.1 s ticks (the first after 0.5 s of credit)
