@@ -388,6 +388,9 @@ class Sink:
         for (operation, code, repository), (n, written) in counts.items():
             key = (reg, operation, code)
             req[key] = req.get(key, 0) + n
+            if (code == "401" and operation != "ping") or code == "403":  # as in request()
+                akey = (reg, operation)
+                self._auth[akey] = self._auth.get(akey, 0) + n
             if written:
                 bkey = (reg, operation)
                 nbytes[bkey] = nbytes.get(bkey, 0) + written
