@@ -152,7 +152,7 @@ def test_inspector_and_cache_metrics_pass_promtool_check_metrics(tmp_path):
         service.logs.metrics.publish()
         text = generate_latest(service.registry)
     finally:
-        service.server.httpd.server_close()
+        service.server.stop()  # never started: closes its socket
     assert b"regslo_pushed_image_size_bytes_bucket" in text and b"regslo_registry_cache_requests_total" in text
     res = subprocess.run([require("promtool"), "check", "metrics"], input=text, capture_output=True, timeout=60)
     assert res.returncode == 0 and not res.stdout.strip() and not res.stderr.strip(), res.stdout + res.stderr
