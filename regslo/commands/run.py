@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 
-from regslo.commands.common import add_config_argument, load_or_exit, setup_logging
+from regslo.commands.common import add_config_argument, add_logging_arguments, load_or_exit, setup_logging
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--web.listen-address", dest="listen_address", metavar="ADDR",
                         help="HOST:PORT to serve on (overrides server.listen_address; default :9745)")
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     parser.add_argument("--instance", help="name this regslo in probe tags (default: probes.instance or hostname)")
+    add_logging_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     config = load_or_exit(args.config)
     from regslo.service import Service
 
@@ -31,14 +32,37 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     stop = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        logging.getLogger("regslo").info("received %s", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    handle_stop_signals(stop, budget=config.probes.timeout + STOP_SLACK)
     service.start()
     stop.wait()
     service.stop()
     return 0
+
+
+STOP_SLACK = 4.5  # seconds beyond probes.timeout that stopping may take (the promise: timeout + 5 s)
+
+
+def handle_stop_signals(stop: threading.Event, budget: float) -> None:
+    """SIGTERM/SIGINT set ``stop``: the service stops its probes (bounded by their timeout), deletes what
+    they pushed and exits. A second signal exits at once (128 + signal number), skipping all of that. If
+    stopping takes longer than ``budget`` seconds anyway, the process exits with status 1 and says so."""
+    log = logging.getLogger("regslo")
+
+    def force_exit(why: str, code: int) -> None:
+        os.write(2, f"regslo: {why}\n".encode())
+        os._exit(code)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            force_exit(f"received {name} again: exiting now, without waiting for probes or deleting their "
+                       "images", 128 + signum)
+        log.info("received %s; stopping (send it again to exit at once)", name)
+        stop.set()
+        timer = threading.Timer(budget, force_exit, args=(f"stopping took more than {budget:g}s: exiting "
+                                                          "without finishing cleanup", 1))
+        timer.daemon = True
+        timer.start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)

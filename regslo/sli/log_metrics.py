@@ -7,7 +7,9 @@ disk, so a kill -9 can never make a counter go backwards or count a line twice.
 
 Repository names come from the outside world, so they pass through ``RepositoryLimiter``: at most
 ``top_k`` repositories per registry get their own series, chosen by a Misra-Gries frequency sketch of
-fixed size; everything else is counted under ``__other__``. Memory is flat whatever the input.
+fixed size; everything else is counted under ``__other__``. Memory is flat whatever the input. Each
+repository series also carries the response ``class`` (``CLASSES``), so the worst case per registry is
+``(top_k + 1) x 5 operations with a repository x 6 classes`` series.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
+from collections import deque
 from typing import Any, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -26,7 +29,27 @@ from regslo.sli.buckets import REQUEST_DURATION_BUCKETS
 OTHER = "__other__"
 MAX_REPOSITORY = 255  # characters; the OCI distribution spec's limit for a repository name
 OUTCOMES = ("parsed", "ignored", "malformed")
+AUTH_OPERATIONS = ("ping", "list", "pull", "push", "delete", "other")  # regslo.sources.logs.classify.OPERATIONS
+RECENT_PROTECTED = 20  # protected-tag overwrites kept in memory for the status page
 PARSED, IGNORED, MALFORMED = OUTCOMES
+# Response classes of the per-repository series. 429 has its own class (throttling is what on-call looks
+# for per repository); ``class=~"4.."`` selects every client error. ``other``: no status (Harbor audit
+# entries) or a status outside 200-599.
+CLASSES = ("2xx", "3xx", "4xx", "429", "5xx", "other")
+
+
+def _class_of(code: str) -> str:
+    if code == "429":
+        return code
+    return f"{code[0]}xx" if len(code) == 3 and code[0] in "2345" and code.isdigit() else "other"
+
+
+CODE_CLASS = {str(c): _class_of(str(c)) for c in range(100, 1000)}
+
+
+def code_class(code: str) -> str:
+    """``2xx``, ``3xx``, ``4xx``, ``429``, ``5xx`` or ``other`` for an HTTP status as text."""
+    return CODE_CLASS.get(code) or "other"
 
 
 class RepositoryLimiter:
@@ -47,22 +70,27 @@ class RepositoryLimiter:
         self._updates = 0
         self.evicted: list[str] = []  # drained by the owner to drop the evicted series
 
-    def label(self, repo: str) -> str:
+    def label(self, repo: str, n: int = 1) -> str:
+        """The series label for ``n`` requests of ``repo`` (its name or ``__other__``)."""
         if len(repo) > MAX_REPOSITORY:  # longer than the distribution spec allows: never a real repository
             return OTHER
         sketch = self.sketch
         if repo in sketch:
-            sketch[repo] += 1
+            sketch[repo] += n
         elif len(sketch) < self.capacity:
-            sketch[repo] = 1
-        else:  # Misra-Gries: decrement everything; amortised O(1) since each decrement undoes an increment
+            sketch[repo] = n
+        else:  # weighted Misra-Gries: take the smallest count (the newcomer's included) from everything;
+            # amortised O(1) per request since each decrement undoes an increment
+            dec = min(n, min(sketch.values()))
             for key in list(sketch):
-                value = sketch[key] - 1
+                value = sketch[key] - dec
                 if value:
                     sketch[key] = value
                 else:
                     del sketch[key]
-        self._updates += 1
+            if n > dec:
+                sketch[repo] = n - dec
+        self._updates += n
         if self._updates >= self.rebalance_every:
             self._updates = 0
             self.rebalance()
@@ -97,7 +125,10 @@ class RepositoryLimiter:
 class LogMetrics(Collector):
     """Counts from every log source and the notifications webhook; a collector over published snapshots."""
 
-    KINDS = ("requests", "bytes", "repos", "events", "media", "overwrites", "lines", "last_line", "dur_sum")
+    KINDS = ("requests", "bytes", "repos", "events", "media", "overwrites", "lines", "last_line", "dur_sum",
+             "auth_failures", "protected",
+             "gc_runs", "gc_blobs", "gc_manifests", "gc_reclaimed", "gc_last_success", "gc_duration", "cache")
+    GAUGES = ("last_line", "gc_last_success", "gc_duration")  # merged by max, never summed
 
     def __init__(self, registry: CollectorRegistry | None = None, top_k: int = 100,
                  buckets: tuple[float, ...] = REQUEST_DURATION_BUCKETS):
@@ -107,7 +138,12 @@ class LogMetrics(Collector):
         self.state: dict[str, dict] = {kind: {} for kind in self.KINDS}
         self.state["dur"] = {}  # (registry, operation) -> per-bucket (non-cumulative) counts, +Inf last
         self.limiters: dict[str, RepositoryLimiter] = {}
+        self.protected = None  # regslo.config.integrity.ImmutableTags, set by the owner
+        self.recent_protected: deque[dict] = deque(maxlen=RECENT_PROTECTED)
         self._published: dict[str, dict] = self._copy()
+        # (registry, started, ended) -> bytes a garbage collection freed, or None when unknown; set by the
+        # service when that registry's storage is measured (regslo.sources.storage)
+        self.reclaimed: Any = None
         if registry is not None:
             registry.register(self)
 
@@ -122,6 +158,9 @@ class LogMetrics(Collector):
 
     def declare_registry(self, registry: str) -> None:
         self.state["overwrites"].setdefault((registry,), 0)
+        self.state["protected"].setdefault((registry,), 0)
+        for operation in AUTH_OPERATIONS:
+            self.state["auth_failures"].setdefault((registry, operation), 0)
 
     def limiter(self, registry: str) -> RepositoryLimiter:
         lim = self.limiters.get(registry)
@@ -167,7 +206,7 @@ class LogMetrics(Collector):
         for kind in (*self.KINDS, "dur"):
             rows = data.get(kind, [])
             state[kind] = {tuple(str(x) for x in row[:-1]): (list(row[-1]) if kind == "dur" else row[-1])
-                           for row in rows}
+                           for row in rows if kind != "repos" or len(row) == 5}  # older: without class
         with self.lock:
             for kind, values in state.items():
                 self.state[kind].update(values)
@@ -205,18 +244,18 @@ class LogMetrics(Collector):
                         elif kind == "dur":
                             old = target.get(key)
                             target[key] = list(value) if old is None else [a + b for a, b in zip(old, value)]
-                        elif kind == "last_line":
+                        elif kind in self.GAUGES:
                             target[key] = max(target.get(key, 0.0), value)
                         else:
                             target[key] = target.get(key, 0) + value
             totals: dict[str, dict[str, int]] = {}
-            for (reg, repo, _op), value in repo_rows:
+            for (reg, repo, _op, _cls), value in repo_rows:
                 if repo != OTHER:
                     per = totals.setdefault(reg, {})
                     per[repo] = per.get(repo, 0) + value
             keep = {reg: set(sorted(per, key=per.__getitem__, reverse=True)[: self.top_k]) for reg, per in totals.items()}
-            for (reg, repo, op), value in repo_rows:
-                key = (reg, repo if repo in keep.get(reg, ()) else OTHER, op)
+            for (reg, repo, op, cls), value in repo_rows:
+                key = (reg, repo if repo in keep.get(reg, ()) else OTHER, op, cls)
                 st["repos"][key] = st["repos"].get(key, 0) + value
             for reg, repos in keep.items():
                 self.limiter(reg).admitted = set(repos)
@@ -232,14 +271,23 @@ class LogMetrics(Collector):
         yield _counter("regslo_registry_response_bytes", "Response bytes the registry wrote, from its logs.",
                        ("registry", "operation"), snap["bytes"])
         yield _counter("regslo_registry_repository_requests",
-                       f"Requests per repository (top repositories; the rest under {OTHER}).",
-                       ("registry", "repository", "operation"), snap["repos"])
+                       f"Requests per repository and response class (top repositories; the rest under {OTHER}).",
+                       ("registry", "repository", "operation", "class"), snap["repos"])
         yield _counter("regslo_registry_events", "Registry notification events (or audit entries) by action.",
                        ("registry", "action"), snap["events"])
         yield _counter("regslo_registry_events_by_media_type", "Notification events by action and media type.",
                        ("registry", "action", "media_type"), snap["media"])
         yield _counter("regslo_registry_tag_overwrites", "Manifest pushes that moved an existing tag.",
                        ("registry",), snap["overwrites"])
+        yield _counter("regslo_registry_protected_tag_overwrites",
+                       "Manifest pushes that moved a tag matching immutable_tags to another digest.",
+                       ("registry",), snap["protected"])
+        yield _counter("regslo_registry_auth_failures",
+                       "401 and 403 responses, from logs, except the anonymous 401 challenge to GET /v2/.",
+                       ("registry", "operation"), snap["auth_failures"])
+        yield _counter("regslo_registry_cache_requests", "Requests through a caching proxy in front of the registry, "
+                       "by nginx $upstream_cache_status (none: the cache was not involved).",
+                       ("registry", "operation", "status"), snap["cache"])
         yield _counter("regslo_log_lines", "Log lines read, by outcome (parsed, ignored, malformed).",
                        ("source", "outcome"), snap["lines"])
         last = GaugeMetricFamily("regslo_log_last_line_timestamp_seconds",
@@ -247,6 +295,7 @@ class LogMetrics(Collector):
         for key, value in sorted(snap["last_line"].items()):
             last.add_metric(list(key), value)
         yield last
+        yield from _gc_families(snap)
         hist = HistogramMetricFamily("regslo_registry_request_duration_seconds",
                                      "Request duration from logs that carry one.", labels=["registry", "operation"])
         bounds = [_fmt(b) for b in self.buckets] + ["+Inf"]
@@ -257,6 +306,26 @@ class LogMetrics(Collector):
                 cumulative.append((bound, running))
             hist.add_metric(list(key), cumulative, snap["dur_sum"].get(key, 0.0))
         yield hist
+
+
+def _gc_families(snap: dict[str, dict]) -> Iterator:
+    yield _counter("regslo_gc_runs", "Registry garbage-collection runs seen in GC output, by result.",
+                   ("registry", "result"), snap["gc_runs"])
+    yield _counter("regslo_gc_blobs_deleted", "Blobs garbage collection deleted (its 'Deleting blob' lines).",
+                   ("registry",), snap["gc_blobs"])
+    yield _counter("regslo_gc_manifests_deleted", "Untagged manifests garbage collection deleted.",
+                   ("registry",), snap["gc_manifests"])
+    yield _counter("regslo_gc_reclaimed_bytes", "Filesystem bytes freed by garbage-collection runs "
+                   "(available bytes after minus before; only where storage.path is measured).",
+                   ("registry",), snap["gc_reclaimed"])
+    for kind, name, doc in (("gc_last_success", "regslo_gc_last_success_timestamp_seconds",
+                             "End of the last successful garbage-collection run."),
+                            ("gc_duration", "regslo_gc_duration_seconds",
+                             "Duration of the last garbage-collection run (first to last line).")):
+        fam = GaugeMetricFamily(name, doc, labels=["registry"])
+        for key, value in sorted(snap[kind].items()):
+            fam.add_metric(list(key), value)
+        yield fam
 
 
 def _fmt(bound: float) -> str:
@@ -274,7 +343,7 @@ class Sink:
     """What a parser calls for one (registry, source). Callers hold ``metrics.lock`` around batches."""
 
     __slots__ = ("metrics", "registry", "source", "_requests", "_bytes", "_repos", "_dur", "_dur_sum",
-                 "_limiter", "_buckets", "_nbuckets", "tags")
+                 "_limiter", "_buckets", "_nbuckets", "tags", "_auth")
 
     def __init__(self, metrics: LogMetrics, registry: str, source: str):
         self.metrics = metrics
@@ -283,6 +352,7 @@ class Sink:
         st = metrics.state
         self._requests, self._bytes, self._repos = st["requests"], st["bytes"], st["repos"]
         self._dur, self._dur_sum = st["dur"], st["dur_sum"]
+        self._auth = st["auth_failures"]
         self._limiter = metrics.limiter(registry)
         self._buckets = metrics.buckets
         self._nbuckets = len(metrics.buckets) + 1
@@ -296,14 +366,50 @@ class Sink:
         key = (reg, operation, code)
         req = self._requests
         req[key] = req.get(key, 0) + 1
+        if (code == "401" and operation != "ping") or code == "403":
+            # a 401 to GET /v2/ is the challenge every client gets before it logs in: not a failure
+            akey = (reg, operation)
+            self._auth[akey] = self._auth.get(akey, 0) + 1
         if nbytes:
             bkey = (reg, operation)
             self._bytes[bkey] = self._bytes.get(bkey, 0) + nbytes
         if repository:
-            rkey = (reg, self._limiter.label(repository), operation)
+            rkey = (reg, self._limiter.label(repository), operation, CODE_CLASS.get(code) or "other")
             self._repos[rkey] = self._repos.get(rkey, 0) + 1
         if duration is not None:
             self.duration(operation, duration)
+
+    def add(self, counts: dict, hists: dict, sums: dict) -> None:
+        """Totals a parser aggregated over a batch: ``counts`` {(operation, code, repository or None):
+        [requests, bytes]}, ``hists`` {operation: per-bucket counts as ``new_buckets()``}, ``sums``
+        {operation: seconds}. The same totals as one ``request()`` per request."""
+        reg = self.registry
+        req, nbytes, repos, label = self._requests, self._bytes, self._repos, self._limiter.label
+        for (operation, code, repository), (n, written) in counts.items():
+            key = (reg, operation, code)
+            req[key] = req.get(key, 0) + n
+            if (code == "401" and operation != "ping") or code == "403":  # as in request()
+                akey = (reg, operation)
+                self._auth[akey] = self._auth.get(akey, 0) + n
+            if written:
+                bkey = (reg, operation)
+                nbytes[bkey] = nbytes.get(bkey, 0) + written
+            if repository:
+                rkey = (reg, label(repository, n), operation, CODE_CLASS.get(code) or "other")
+                repos[rkey] = repos.get(rkey, 0) + n
+        for operation, per_bucket in hists.items():
+            key = (reg, operation)
+            total = self._dur.get(key)
+            if total is None:
+                self._dur[key] = list(per_bucket)
+            else:
+                for i, c in enumerate(per_bucket):
+                    if c:
+                        total[i] += c
+            self._dur_sum[key] = self._dur_sum.get(key, 0.0) + sums[operation]
+
+    def new_buckets(self) -> list[int]:
+        return [0] * self._nbuckets
 
     def duration(self, operation: str, seconds: float) -> None:
         key = (self.registry, operation)
@@ -320,13 +426,56 @@ class Sink:
         if media_type is not None:
             mkey = (self.registry, action, media_type)
             st["media"][mkey] = st["media"].get(mkey, 0) + 1
-        if repository:  # only for sources without request lines (Harbor audit)
-            rkey = (self.registry, self._limiter.label(repository), action)
+        if repository:  # only for sources without request lines (Harbor audit): no status, class "other"
+            rkey = (self.registry, self._limiter.label(repository), action, "other")
             self._repos[rkey] = self._repos.get(rkey, 0) + 1
 
-    def tag_overwrite(self) -> None:
-        over = self.metrics.state["overwrites"]
+    def cache(self, operation: str, status: str) -> None:
+        """One request through a caching proxy with its cache status (HIT, MISS, ..., none)."""
+        cache = self.metrics.state["cache"]
+        key = (self.registry, operation, status)
+        cache[key] = cache.get(key, 0) + 1
+
+    def tag_overwrite(self, repository: str | None = None, tag: str | None = None, old: str | None = None,
+                      new: str | None = None, actor: str | None = None, when: str | None = None) -> None:
+        """A push moved a tag. If the tag is protected (``immutable_tags``) it is counted once more and
+        remembered (repository, tag, digests, actor, time) for the status page -- never as labels."""
+        metrics = self.metrics
+        over = metrics.state["overwrites"]
         over[(self.registry,)] = over.get((self.registry,), 0) + 1
+        protected = metrics.protected
+        if protected and repository and tag and protected.protects(repository, tag):
+            prot = metrics.state["protected"]
+            prot[(self.registry,)] = prot.get((self.registry,), 0) + 1
+            metrics.recent_protected.append({
+                "registry": self.registry, "repository": repository[:MAX_REPOSITORY], "tag": tag[:128],
+                "old_digest": (old or "")[:80], "new_digest": (new or "")[:80], "actor": (actor or "")[:128],
+                "time": (when or "")[:40], "seen_at": time.time()})
+
+    def declare_gc(self) -> None:
+        """A garbage-collection source: its counters exist (at 0) before the first run."""
+        st, reg = self.metrics.state, self.registry
+        for result in ("success", "failure"):
+            st["gc_runs"].setdefault((reg, result), 0)
+        for kind in ("gc_blobs", "gc_manifests"):
+            st[kind].setdefault((reg,), 0)
+
+    def gc_run(self, result: str, blobs: int, manifests: int, started: float | None, ended: float | None) -> None:
+        """One finished garbage-collection run (``result`` success or failure)."""
+        self.declare_gc()
+        st, key = self.metrics.state, (self.registry,)
+        st["gc_runs"][(self.registry, result)] += 1
+        st["gc_blobs"][key] += blobs
+        st["gc_manifests"][key] += manifests
+        if started is not None and ended is not None:
+            st["gc_duration"][key] = max(0.0, ended - started)
+            if result == "success":
+                st["gc_last_success"][key] = max(st["gc_last_success"].get(key, 0.0), ended)
+        hook = self.metrics.reclaimed
+        if hook is not None and result == "success" and started is not None:
+            freed = hook(self.registry, started, ended)
+            if freed is not None:
+                st["gc_reclaimed"][key] = st["gc_reclaimed"].get(key, 0) + max(0, int(freed))
 
     def lines(self, parsed: int, ignored: int, malformed: int, when: float | None = None) -> None:
         lines = self.metrics.state["lines"]

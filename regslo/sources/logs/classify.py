@@ -2,16 +2,38 @@
 
 Operations follow the OCI distribution API's routes: ping, list, pull, push, delete, other. The repository
 name is what lies between ``/v2/`` and the last ``/manifests/``, ``/blobs/``, ``/tags/`` or ``/referrers/``
-segment (names may contain slashes).
+segment (names may contain slashes). ``blobs/<digest>`` is a pull only when the segment is a digest
+(``algorithm:hex``, as the registry's route requires); ``blobs/notadigest`` is a client error, ``other``.
+``manifests/<reference>`` takes tags and digests alike.
 """
 
 from __future__ import annotations
 
 import re
 
+from regslo import __version__
+
 OPERATIONS = ("ping", "list", "pull", "push", "delete", "other")
+# The image inspector's User-Agent: its reads are regslo's own, never user pulls (parsers skip them).
+INSPECTOR_PRODUCT = "regslo-inspector/"
+INSPECTOR_USER_AGENT = f"{INSPECTOR_PRODUCT}{__version__} (+regslo image inspector; docs/supply-chain.md)"
 _READ = frozenset(("GET", "HEAD"))
 _SEGMENTS = ("/manifests/", "/blobs/", "/tags/", "/referrers/")
+# algorithm ":" hex, the algorithm as in the OCI image spec, at least 32 hex digits (the registry's route)
+_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}\Z").match
+_HEX = "0123456789abcdef"
+
+
+def is_digest(segment: str) -> bool:
+    """``algorithm:hex`` with at least 32 hex digits (a lowercase sha256 digest is checked without a regex)."""
+    if len(segment) == 71 and segment.startswith("sha256:") and not segment[7:].strip(_HEX):
+        return True
+    return _DIGEST(segment) is not None
+
+
+def own_read(user_agent: object) -> bool:
+    """True for a request the image inspector made (its User-Agent starts with ``regslo-inspector/``)."""
+    return isinstance(user_agent, str) and user_agent.startswith(INSPECTOR_PRODUCT)
 
 
 def classify(method: str, uri: str) -> tuple[str, str | None]:
@@ -38,6 +60,8 @@ def classify(method: str, uri: str) -> tuple[str, str | None]:
                 repo = path[4:prev]
                 if last == "uploads":
                     return "push", repo
+                if not is_digest(last):
+                    return "other", repo
                 if method in _READ:
                     return "pull", repo
                 return ("delete" if method == "DELETE" else "other"), repo
@@ -65,6 +89,8 @@ def classify(method: str, uri: str) -> tuple[str, str | None]:
     if not tail or "/" in tail:  # references, digests and "list" never contain a slash
         return "other", repo
     if seg == "/blobs/":
+        if not is_digest(tail):
+            return "other", repo
         if method in _READ:
             return "pull", repo
         return ("delete" if method == "DELETE" else "other"), repo

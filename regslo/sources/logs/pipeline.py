@@ -47,11 +47,13 @@ class LineSplitter:
             self.skipping = False
             pos = nl + 1
         if end > pos:
-            lines = chunk[pos:end].split(b"\n")
+            lines = (chunk[pos:end] if pos or end < len(chunk) else chunk).split(b"\n")
             if lines and not lines[-1]:
                 lines.pop()
-            for line in lines:
-                out.append(line if len(line) <= limit else None)
+            if lines and max(map(len, lines)) <= limit:  # the usual case: no per-line Python work
+                out = lines
+            else:
+                out = [line if len(line) <= limit else None for line in lines]
         consumed = max(end, pos)
         rest = len(chunk) - consumed
         if not final and rest > limit:  # an overlong partial line: count it now, skip to its newline
@@ -63,6 +65,15 @@ class LineSplitter:
 
 def feed_lines(lines: list[bytes | None], parser: Parser, sink: Sink) -> tuple[int, int, int]:
     """Parse ``lines`` into ``sink`` and record the outcome counts; returns (parsed, ignored, malformed)."""
+    batch = getattr(parser, "feed_batch", None)
+    if batch is not None:  # a parser with its own loop over raw lines (distribution-json)
+        try:
+            parsed, ignored, malformed = batch(lines, sink)
+        except Exception:  # a parser bug: count the batch malformed rather than wedge the tailer on it
+            _report_parser_bug(parser)
+            parsed, ignored, malformed = 0, 0, len(lines)
+        sink.lines(parsed, ignored, malformed)
+        return parsed, ignored, malformed
     parsed = ignored = malformed = 0
     feed = parser.feed
     for raw in lines:

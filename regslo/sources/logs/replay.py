@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from regslo.sli.log_metrics import LogMetrics
 from regslo.sources.logs.formats import FORMATS, make_parser
+from regslo.sources.logs.formats.distribution import error_request_id
 from regslo.sources.logs.pipeline import LineSplitter, feed_lines
 
 CHUNK = 4 * 1024 * 1024
@@ -66,14 +67,23 @@ class _Range:
 
 
 def _split(path: str, parts: int) -> list[tuple[int, int]]:
-    """Byte ranges that each start at a line start, covering the file exactly once."""
+    """Byte ranges that each start at a line start, covering the file exactly once. A cut never falls
+    between two ``response completed with error`` lines of one request (each part de-duplicates alone)."""
     size = os.path.getsize(path)
     cuts = [0]
     with open(path, "rb") as f:
         for i in range(1, parts):
             f.seek(max(size * i // parts, cuts[-1]))
             f.readline()
-            cuts.append(min(f.tell(), size))
+            prev = f.readline()
+            cut = f.tell()
+            while prev:
+                rid = error_request_id(prev)
+                line = f.readline()
+                if rid is None or not line or error_request_id(line) != rid:
+                    break
+                prev, cut = line, f.tell()
+            cuts.append(min(cut, size))
     cuts.append(size)
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
@@ -97,7 +107,7 @@ def replay(files: list[str], fmt: str, registry_name: str, *, top_k: int = 100, 
     """
     registry = CollectorRegistry()
     metrics = LogMetrics(registry, top_k=top_k)
-    parser = make_parser(fmt, {"log_format": log_format})
+    parser = make_parser(fmt, {"log_format": log_format, "clock": None})  # clock: GC runs keep their own times
     for name in files:
         if name != "-" and jobs > 1 and fmt in PARALLEL_FORMATS and os.path.getsize(name) >= PARALLEL_MIN_BYTES:
             ranges = _split(name, jobs)
@@ -108,6 +118,8 @@ def replay(files: list[str], fmt: str, registry_name: str, *, top_k: int = 100, 
             continue
         with metrics.lock:
             sink = metrics.sink(registry_name, name)
+            if fmt == "distribution-gc":
+                sink.declare_gc()
             if name == "-":
                 replay_stream(sys.stdin.buffer, parser, sink, max_line_bytes)
             else:

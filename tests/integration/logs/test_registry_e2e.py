@@ -9,6 +9,7 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from regslo.config import parse_config
+from regslo.sli.log_metrics import code_class
 from regslo.sources.logs.follow import serve
 from regslo.sources.logs.replay import replay
 from regslo.sources.logs.service import LogService
@@ -118,8 +119,17 @@ logs:
         got = wait_for(lambda: events().get("push"), pushes)
         assert got == pushes
         assert events().get("delete", 0) >= 1 and events().get("pull", 0) >= 2
-        repos = {repo for (_op, _r, repo) in series(prom, "regslo_registry_repository_requests_total")}
-        assert repos == {"team/app"}
+        per_repo = series(prom, "regslo_registry_repository_requests_total")
+        assert {repo for (_cls, _op, _r, repo) in per_repo} == {"team/app"}
+        by_class = Counter()
+        for (cls, op, _r, _repo), v in per_repo.items():
+            by_class[(op, cls)] += int(v)
+        expected = Counter()
+        for (op, code), n in sent.items():
+            if op != "ping":  # /v2/ names no repository
+                expected[(op, code_class(code))] += n
+        expected[("list", "2xx")] -= 1  # nor does _catalog
+        assert by_class == expected and by_class[("pull", "4xx")] == 1 and by_class[("delete", "4xx")] == 1
     finally:
         server.shutdown()
         service.stop()

@@ -52,7 +52,7 @@ _RULES = [
     (r"^/v2/.+/referrers/[^/]+$", {"GET": "list", "HEAD": "list"}),
     (r"^/v2/.+/blobs/uploads/?[^/]*$", {m: "push" for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")}),
     (r"^/v2/.+/manifests/[^/]+$", {"GET": "pull", "HEAD": "pull", "PUT": "push", "DELETE": "delete"}),
-    (r"^/v2/.+/blobs/[^/]+$", {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}),
+    (r"^/v2/.+/blobs/[a-z\d]+([._+-][a-z\d]+)*:[\da-fA-F]{32}[\da-fA-F]*$", {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}),
 ]
 
 

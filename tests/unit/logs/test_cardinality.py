@@ -28,9 +28,9 @@ def test_a_million_distinct_repositories_stay_at_the_bound():
     assert len(lim.sketch) <= lim.capacity and len(lim.admitted) <= 50
     metrics.publish()
     exposed = series(reg, REPO)
-    repos = {repo for (_op, _r, repo) in exposed}
+    repos = {repo for (_cls, _op, _r, repo) in exposed}
     assert len(repos) <= 50 + 1 and OTHER in repos
-    assert len(exposed) <= 50 * 6 + 6
+    assert len(exposed) <= (50 + 1) * 5 * 6  # repositories x operations with a repository x classes
     assert set(hot) <= repos  # the busy repositories keep their own series
     # everything is counted under its own name or __other__, except the series of the (at most 50) evicted
     # first-come repositories, which disappear with their single request each
@@ -61,9 +61,9 @@ def test_evicted_series_disappear_and_other_stays_monotonic():
                 sink.request("pull", "200", 0, "hot")
             metrics.publish()
             values.append(series(reg, REPO))
-    assert ("pull", "r1", "cold") not in values[-1]
-    assert values[-1][("pull", "r1", "hot")] > 0
-    others = [v.get(("pull", "r1", OTHER), 0) for v in values]
+    assert ("2xx", "pull", "r1", "cold") not in values[-1]
+    assert values[-1][("2xx", "pull", "r1", "hot")] > 0
+    others = [v.get(("2xx", "pull", "r1", OTHER), 0) for v in values]
     assert others == sorted(others)
 
 

@@ -5,6 +5,9 @@ from regslo.sources.logs.classify import OPERATIONS, classify, parse_go_duration
 from tests.unit.logs.support import expected_operation
 
 
+DIGEST = "sha256:" + "ab" * 32
+
+
 @pytest.mark.parametrize("method,uri,op,repo", [
     ("GET", "/v2/", "ping", None),
     ("HEAD", "/v2/", "ping", None),
@@ -17,8 +20,18 @@ from tests.unit.logs.support import expected_operation
     ("PUT", "/v2/a/manifests/v1", "push", "a"),
     ("DELETE", "/v2/a/manifests/sha256:abc", "delete", "a"),
     ("PATCH", "/v2/a/manifests/v1", "other", "a"),
-    ("GET", "/v2/a/blobs/sha256:abc", "pull", "a"),
-    ("DELETE", "/v2/a/blobs/sha256:abc", "delete", "a"),
+    ("GET", "/v2/a/blobs/" + DIGEST, "pull", "a"),
+    ("HEAD", "/v2/a/b/blobs/sha512:" + "0F" * 64, "pull", "a/b"),
+    ("DELETE", "/v2/a/blobs/" + DIGEST, "delete", "a"),
+    ("GET", "/v2/a/blobs/notadigest", "other", "a"),  # a client error (404), not a pull
+    ("HEAD", "/v2/a/blobs/notadigest", "other", "a"),
+    ("GET", "/v2/a/blobs/sha256:zz", "other", "a"),  # the registry answers 400 digest invalid
+    ("GET", "/v2/a/blobs/sha256:abc", "other", "a"),  # too short to be a digest
+    ("GET", "/v2/a/blobs/SHA256:" + "ab" * 32, "other", "a"),
+    ("DELETE", "/v2/a/blobs/notadigest", "other", "a"),
+    ("GET", "/v2/a/b/blobs/notadigest?x=1", "other", "a/b"),
+    ("GET", "/v2/a/manifests/notadigest", "pull", "a"),  # manifests take tags and digests alike
+    ("GET", "/v2/a/manifests/" + DIGEST, "pull", "a"),
     ("POST", "/v2/a/blobs/uploads/", "push", "a"),
     ("POST", "/v2/a/blobs/uploads/?mount=sha256:1&from=b", "push", "a"),
     ("PATCH", "/v2/a/blobs/uploads/7f3e", "push", "a"),
@@ -34,7 +47,7 @@ def test_classify_table(method, uri, op, repo):
 
 
 @given(st.sampled_from(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"]),
-       st.lists(st.sampled_from(["a", "b-c", "manifests", "blobs", "tags", "uploads", "list", "v2", "sha256:1"]),
+       st.lists(st.sampled_from(["a", "b-c", "manifests", "blobs", "tags", "uploads", "list", "v2", "sha256:1", DIGEST]),
                 max_size=6))
 def test_classify_agrees_with_independent_rules(method, segments):
     uri = "/v2/" + "/".join(segments) if segments else "/v2/"

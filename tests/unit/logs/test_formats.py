@@ -90,7 +90,7 @@ def test_distribution_text_matches_json_semantics(samples):
 def test_repository_taken_from_uri_on_success_lines(samples):
     text = (samples / "r4-htpasswd-json.stderr.log").read_text()
     reg, _ = run_lines("distribution-json", text.encode())
-    repos = {repo for (_op, _reg, repo) in series(reg, "regslo_registry_repository_requests_total")}
+    repos = {repo for (_cls, _op, _reg, repo) in series(reg, "regslo_registry_repository_requests_total")}
     assert "probe/auth" in repos
 
 
@@ -183,8 +183,9 @@ def test_harbor_audit():
     reg, _ = run_lines("harbor-audit", ("\n".join(HARBOR) + "\n").encode())
     events = {a: v for (a, _r), v in series(reg, "regslo_registry_events_total").items()}
     assert events == {"delete": 1, "push": 2, "pull": 1}
-    repos = {(repo, op) for (op, _r, repo) in series(reg, "regslo_registry_repository_requests_total")}
-    assert repos == {("test01/photon", "delete"), ("lib/team/app", "push"), ("lib/team/app", "pull")}
+    repos = {(repo, op, cls) for (cls, op, _r, repo) in series(reg, "regslo_registry_repository_requests_total")}
+    assert repos == {("test01/photon", "delete", "other"), ("lib/team/app", "push", "other"),
+                     ("lib/team/app", "pull", "other")}  # audit entries carry no status
     assert samples_lines(reg) == {"parsed": 4, "ignored": 1, "malformed": 1}
 
 

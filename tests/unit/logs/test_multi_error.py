@@ -1,0 +1,138 @@
+"""A response with several errors[] entries is one request: real distribution 2.8 logs (r5, captured by
+scripts/capture-multi-error-logs.py) replayed per format, compared with counts made here from the access
+log of the same run (one line per request, written by a different part of the registry)."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from regslo.sources.logs.classify import parse_go_duration
+from regslo.sources.logs.formats.distribution import RECENT_IDS, RecentIds, parse_logfmt
+from regslo.sources.logs.replay import _split
+from tests.unit.logs.support import access_fields, expected_operation, run_lines, series, total
+
+REQ = "regslo_registry_requests_total"
+ROUTER_404 = ("404", 19)  # "404 page not found\n": the router's answer, no application line is written
+
+
+def _by_op_code(reg):
+    out = Counter()
+    for (code, op, _registry), value in series(reg, REQ).items():
+        out[(op, code)] += value
+    return out
+
+
+def _access(samples, formatter):
+    lines = (samples / f"r5-{formatter}-access.stdout.log").read_text().splitlines()
+    return [access_fields(line) for line in lines]
+
+
+def _completions(samples, formatter, name=None):
+    """Completion lines of the application log as dicts, parsed here with json / a plain split."""
+    text = (samples / (name or f"r5-{formatter}.stderr.log")).read_text()
+    out = []
+    for line in text.splitlines():
+        if formatter == "json" and line.startswith("{"):
+            d = json.loads(line)
+        elif formatter == "text" and line.startswith("time="):
+            d = parse_logfmt(line)
+        else:
+            continue
+        if d.get("msg", "").startswith("response completed"):
+            out.append(d)
+    return out
+
+
+def _first_durations(completions):
+    first = {}
+    for d in completions:
+        first.setdefault(d["http.request.id"], parse_go_duration(d["http.response.duration"]))
+    return first
+
+
+@pytest.mark.parametrize("formatter", ["json", "text"])
+def test_the_data_holds_real_multi_error_responses(samples, formatter):
+    ids = Counter(d["http.request.id"] for d in _completions(samples, formatter))
+    assert max(ids.values()) == 3 and sum(1 for n in ids.values() if n == 2) >= 3
+    paths = {uri for _m, uri, _s, _b in _access(samples, formatter)}
+    assert "/v2/team/app/blobs/notadigest" in paths and "/v2/team/app/blobs/sha256:zz" in paths
+
+
+@pytest.mark.parametrize("formatter", ["json", "text"])
+def test_application_log_counts_each_request_once(samples, formatter):
+    access = _access(samples, formatter)
+    # every access line except the router's own 404s has completion lines in the application log
+    expected = Counter((expected_operation(m, u), s) for m, u, s, b in access if (s, b) != ROUTER_404)
+    data = (samples / f"r5-{formatter}.stderr.log").read_bytes()
+    reg, _ = run_lines(f"distribution-{formatter}", data)
+    assert _by_op_code(reg) == expected
+    assert expected[("push", "400")] == 6  # six manifest PUTs, eleven error lines
+    durations = _first_durations(_completions(samples, formatter))
+    assert len(durations) == sum(expected.values())
+    assert total(reg, "regslo_registry_request_duration_seconds_count") == len(durations)
+    assert total(reg, "regslo_registry_request_duration_seconds_sum") == pytest.approx(sum(durations.values()))
+    written = sum(b for m, u, s, b in access if (s, b) != ROUTER_404)
+    assert total(reg, "regslo_registry_response_bytes_total") == written
+    lines = {o: v for (o, _s), v in series(reg, "regslo_log_lines_total").items()}
+    assert lines["parsed"] == sum(expected.values()) and lines["malformed"] == 0
+
+
+@pytest.mark.parametrize("formatter", ["json", "text"])
+def test_mixed_stream_counts_each_request_once(samples, formatter):
+    access = _access(samples, formatter)
+    expected = Counter((expected_operation(m, u), s) for m, u, s, _b in access)
+    reg, _ = run_lines("distribution", (samples / f"r5-{formatter}-mixed.log").read_bytes())
+    assert _by_op_code(reg) == expected and total(reg, REQ) == len(access)
+    assert expected[("other", "404")] == 2 and expected[("other", "400")] == 1  # notadigest x2, sha256:zz
+    durations = _first_durations(_completions(samples, formatter, f"r5-{formatter}-mixed.log"))
+    assert total(reg, "regslo_registry_request_duration_seconds_count") == len(durations)
+    assert total(reg, "regslo_registry_request_duration_seconds_sum") == pytest.approx(sum(durations.values()))
+
+
+def test_error_lines_of_one_request_count_once_across_batches_and_interleaving(samples):
+    """The follower feeds batches to one parser; another request's line may fall between two error lines."""
+    from prometheus_client import CollectorRegistry
+
+    from regslo.sli.log_metrics import LogMetrics
+    from regslo.sources.logs.formats import make_parser
+
+    lines = [line for line in (samples / "r5-json.stderr.log").read_text().splitlines()
+             if '"response completed with error"' in line and "three-missing" in line]
+    other = next(line for line in (samples / "r5-json.stderr.log").read_text().splitlines()
+                 if '"msg":"response completed"' in line)
+    assert len(lines) == 3
+    metrics = LogMetrics(CollectorRegistry())
+    parser, sink = make_parser("distribution-json"), metrics.sink("r1", "t")
+    outcomes = [parser.feed(line, sink) for line in (lines[0], other, lines[1], lines[2])]
+    assert outcomes == ["parsed", "parsed", "ignored", "ignored"]
+    metrics.publish()
+    assert metrics.state["requests"] == {("r1", "push", "400"): 1, ("r1", "ping", "200"): 1}
+
+
+def test_recent_ids_are_bounded():
+    ids = RecentIds(4)
+    assert [ids.repeat(x) for x in "abcab"] == [False] * 3 + [True] * 2
+    for i in range(10 * RECENT_IDS):
+        ids.repeat(str(i))
+        assert len(ids) <= 8
+    for i in range(4):  # the last `size` are always remembered
+        assert ids.repeat(str(10 * RECENT_IDS - 1 - i))
+    assert not ids.repeat("a")  # forgotten after at most 2 x size newer ids
+
+
+def test_parallel_parts_never_separate_one_responses_lines(samples, tmp_path):
+    """Cut points for --jobs move past the lines of a response that spans them."""
+    text = (samples / "r5-json.stderr.log").read_text()
+    lines = text.splitlines(keepends=True)
+    path = tmp_path / "app.log"
+    path.write_text(text)
+    three = [i for i, line in enumerate(lines) if "three-missing" in line and "with error" in line]
+    assert len(three) == 3
+    starts = {sum(len(x.encode()) for x in lines[:i]) for i in range(len(lines) + 1)}
+    for parts in range(2, 40):
+        ranges = _split(str(path), parts)
+        assert ranges[0][0] == 0 and ranges[-1][1] == len(text.encode())
+        assert all(a in starts and b in starts for a, b in ranges)
+        inside = {sum(len(x.encode()) for x in lines[:i]) for i in three[1:]}
+        assert not inside & {a for a, _b in ranges}
