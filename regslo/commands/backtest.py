@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from datetime import datetime, timezone
@@ -209,7 +210,8 @@ def _from_logs(specs, slos, start, end, step):
     if span is None:
         raise Failed(f"the logs hold no timed request lines ({logs.lines['parsed']} parsed, "
                      f"{logs.lines['malformed']} malformed, {logs.lines['untimed']} without a time)")
-    start = span[0] if start is None else start
+    # default: from just before the first request (events at exactly --start belong to the range before it)
+    start = math.floor(span[0]) - 1.0 if start is None else start
     end = span[1] + step if end is None else end
     if start >= end:
         raise Usage(f"--start ({_iso(start)}) must be before --end ({_iso(end)})")

@@ -150,7 +150,8 @@ def line_time(line: str) -> float | None:
 class _TimedSink:
     """Duck-types ``regslo.sli.log_metrics.Sink`` for the parsers: notes each request (time, operation, code)
     and each duration (time, operation, seconds) with the time of the line being parsed. Like the real sink,
-    a request with a duration also counts in the duration histogram."""
+    a request with a duration also counts in the duration histogram. Whatever else a parser reports (events,
+    cache status, GC runs, tag overwrites) does not feed an SLI and is ignored."""
 
     def __init__(self):
         self.now = 0.0
@@ -167,14 +168,26 @@ class _TimedSink:
     def duration(self, operation: str, seconds: float) -> None:
         self.durations.append((self.now, operation, seconds))
 
-    def event(self, *args, **kwargs) -> None:
-        pass
+    def new_buckets(self) -> list[int]:
+        return [0] * (len(REQUEST_DURATION_BUCKETS) + 1)
 
-    def tag_overwrite(self) -> None:
-        pass
+    def add(self, counts: dict, hists: dict, sums: dict) -> None:
+        """A parser's aggregated totals (same meaning as ``Sink.add``), all at the current line's time."""
+        for (operation, code, _), (n, _) in counts.items():
+            self.requests += [(self.now, operation, str(code))] * int(n)
+        bounds = REQUEST_DURATION_BUCKETS
+        for operation, per_bucket in hists.items():
+            for i, c in enumerate(per_bucket):  # a representative duration inside bucket i
+                self.durations += [(self.now, operation, bounds[i] if i < len(bounds) else math.inf)] * int(c)
 
-    def lines(self, *args, **kwargs) -> None:
-        pass
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _ignore
+
+
+def _ignore(*args, **kwargs) -> None:
+    return None
 
 
 class LogRequests:
