@@ -90,13 +90,22 @@ class PrometheusSource:
         edges = [int(round(start * MS)) + span_ms * i // chunks for i in range(chunks + 1)]
         series: dict[tuple, tuple[dict, list, list]] = {}
         tty = self.progress is not None and getattr(self.progress, "isatty", lambda: False)()
-        for i, (a, b) in enumerate(zip(edges, edges[1:])):
+        pending = list(zip(edges, edges[1:]))[::-1]  # a stack, earliest chunk on top
+        done = 0
+        while pending:
+            a, b = pending.pop()
             if self.progress is not None:
-                text = f"backtest: fetching {label or selector.metric}: chunk {i + 1}/{chunks}"
+                text = f"backtest: fetching {label or selector.metric}: chunk {done + 1}/{done + 1 + len(pending)}"
                 self.progress.write(f"\r{text}  " if tty else f"{text}\n")
                 self.progress.flush()
             # a range selector [r] at time b holds samples in [b - r, b]; shared edges are de-duplicated
-            for item in self._query(f"{selector.promql()}[{max(b - a, 1)}ms]", b / MS):
+            result = self._query(f"{selector.promql()}[{max(b - a, 1)}ms]", b / MS)
+            if b - a > 1 and any(len(item.get("values") or ()) > MAX_POINTS for item in result):
+                middle = (a + b) // 2  # denser than the count suggested: halve the chunk and ask again
+                pending += [(middle, b), (a, middle)]
+                continue
+            done += 1
+            for item in result:
                 labels = dict(item.get("metric") or {})
                 key = tuple(sorted(labels.items()))
                 _, ts, vs = series.setdefault(key, (labels, [], []))

@@ -247,3 +247,43 @@ def test_chart_and_what_if_table(world, tmp_path):
     assert pages == sorted(pages) and pages[0] < pages[-1], "a stricter objective pages at least as often"
     svg = chart.read_text()
     assert svg.startswith("<svg") and svg.count("<polyline") >= 6 and 'class="bad"' in svg
+
+
+def test_fetch_chunks_stay_under_11000_points_per_series_and_lose_nothing(world):
+    """Chunks are sized from count_over_time; a chunk that still returns more than 11,000 points for a series
+    (here: sized for 20,000 on purpose) is halved and asked again. The samples are the same either way."""
+    import io
+
+    from regslo.slo.backtest_sources import MAX_POINTS
+
+    url, _, config, _ = world
+    selector = event_query(config.slos[0].sli).valid
+    accepted: list[int] = []
+
+    class Recording(PrometheusSource):
+        def _query(self, expr, at):
+            result = super()._query(expr, at)
+            if "count_over_time" not in expr:
+                longest = max((len(item["values"]) for item in result), default=0)
+                if longest <= MAX_POINTS:
+                    accepted.append(longest)
+            return result
+
+    progress = io.StringIO()
+    greedy = Recording(url, progress=progress, chunk_points=20_000)
+    try:
+        got = greedy.fetch(selector, START - DAY, END, label="runs")
+    finally:
+        greedy.close()
+    reference = PrometheusSource(url, progress=None)
+    try:
+        expected = reference.fetch(selector, START - DAY, END)
+    finally:
+        reference.close()
+    assert len(accepted) >= 2 and max(accepted) <= MAX_POINTS
+    assert "backtest: fetching runs: chunk" in progress.getvalue()
+    key = lambda c: tuple(sorted(c.labels.items()))  # noqa: E731
+    assert sorted(map(key, got)) == sorted(map(key, expected)) and len(got) == 2
+    for a, b in zip(sorted(got, key=key), sorted(expected, key=key)):
+        assert np.array_equal(a.t, b.t) and np.array_equal(a.v, b.v)
+    assert max(len(c.t) for c in got) > MAX_POINTS, "one series is longer than a single response may be"
