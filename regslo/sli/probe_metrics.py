@@ -52,6 +52,11 @@ class ProbeMetrics:
         self.build_info = Gauge("regslo_build_info", "Always 1; the version label says which regslo runs.",
                                 ["version"], registry=r)
         self.build_info.labels(__version__).set(1)
+        self.registry_info = Gauge("regslo_registry_info",
+                                   "Always 1 per configured registry: its region (dashboards join on registry).",
+                                   ["registry", "region"], registry=r)
+        for reg in config.registries:
+            self.registry_info.labels(reg.name, reg.region).set(1)
         self._init_series(config)
 
     def _init_series(self, config: Config) -> None:

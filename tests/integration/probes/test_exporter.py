@@ -54,6 +54,8 @@ def test_run_serves_metrics_and_stops_clean(registries, tmp_path):
             assert value(samples, "regslo_probe_failures_total", registry="us", region="region-us", probe="push",
                          reason=reason) is not None
         assert value(samples, "regslo_build_info", version=__import__("regslo").__version__) == 1.0
+        assert value(samples, "regslo_registry_info", registry="us", region="region-us") == 1.0
+        assert value(samples, "regslo_registry_info", registry="eu", region="region-eu") == 1.0
         wait_for(lambda: _ok(port, "/-/ready"), 10)
 
         def enough():

@@ -17,7 +17,8 @@ COUNTERS = ["regslo_probe_runs_total", "regslo_probe_failures_total", "regslo_re
             "regslo_replication_timeouts_total", "regslo_registry_requests_total",
             "regslo_registry_response_bytes_total", "regslo_registry_repository_requests_total",
             "regslo_registry_events_total", "regslo_registry_tag_overwrites_total", "regslo_log_lines_total"]
-GAUGES = ["regslo_probe_last_success_timestamp_seconds", "regslo_build_info", "regslo_log_last_line_timestamp_seconds"]
+GAUGES = ["regslo_probe_last_success_timestamp_seconds", "regslo_build_info", "regslo_log_last_line_timestamp_seconds",
+          "regslo_registry_info"]
 HISTOGRAMS = ["regslo_probe_duration_seconds", "regslo_probe_phase_duration_seconds",
               "regslo_replication_lag_seconds", "regslo_registry_request_duration_seconds"]
 KNOWN = set(COUNTERS + GAUGES + list(rules.RECORDS) + ["ALERTS"]
