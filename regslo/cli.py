@@ -1,4 +1,4 @@
-"""Command line: ``regslo run | probe --once | check-config | logs replay | generate | demo``.
+"""Command line: ``regslo run | probe | check-config | logs replay | generate | demo``.
 
 Each subcommand's flags and body live beside the code they drive (``add_arguments(parser)`` and
 ``main(args) -> int`` in the owning module); this file only wires them together, so adding a flag never

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from regslo import logsetup
 from regslo.config import Config, ConfigError, load_config
 
 
@@ -26,9 +27,13 @@ def load_or_exit(path: str, check_secrets: bool = True) -> Config:
     return config
 
 
-def setup_logging(level: str = "info") -> None:
-    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def add_logging_arguments(parser: argparse.ArgumentParser, default_level: str = "info") -> None:
+    """``--log.level`` (alias ``--log-level``) and ``--log.format``; see regslo/logsetup.py."""
+    logsetup.add_arguments(parser, default_level)
+
+
+def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
+    logsetup.setup(level, fmt)
     # apscheduler reports every run at INFO; keep its warnings (skipped overlapping runs) only
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("apscheduler.scheduler").addFilter(_quiet_replication_skips)

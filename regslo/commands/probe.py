@@ -1,4 +1,4 @@
-"""``regslo probe --once -c FILE``: one round of every probe, printed as a table; exit 1 if any failed."""
+"""``regslo probe -c FILE`` (``--once`` still accepted): one round of every probe, printed as a table; exit 1 if any failed."""
 
 from __future__ import annotations
 
@@ -6,20 +6,22 @@ import argparse
 import json
 import sys
 
-from regslo.commands.common import add_config_argument, load_or_exit, setup_logging
-from regslo.sources.probes.results import PHASES, ProbeResult, ReplicationResult
+from regslo.commands.common import add_config_argument, add_logging_arguments, load_or_exit, setup_logging
+from regslo.events import PHASES, ProbeResult, ReplicationResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
-    parser.add_argument("--once", action="store_true", required=True,
-                        help="run one round and exit (the only mode; `regslo run` probes on a schedule)")
+    parser.add_argument("--once", action="store_true",
+                        help="accepted for compatibility: one round is what `regslo probe` always does "
+                             "(`regslo run` probes on a schedule)")
     parser.add_argument("--output", choices=("table", "json"), default="table")
     parser.add_argument("--instance", help="name this regslo in probe tags")
+    add_logging_arguments(parser, default_level="warn")
 
 
 def main(args: argparse.Namespace) -> int:
-    setup_logging("warning")
+    setup_logging(args.log_level, args.log_format)
     config = load_or_exit(args.config)
     from regslo.sources.probes.engine import ProbeEngine
 

@@ -8,19 +8,19 @@ import signal
 import sys
 import threading
 
-from regslo.commands.common import add_config_argument, load_or_exit, setup_logging
+from regslo.commands.common import add_config_argument, add_logging_arguments, load_or_exit, setup_logging
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--web.listen-address", dest="listen_address", metavar="ADDR",
                         help="HOST:PORT to serve on (overrides server.listen_address; default :9745)")
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     parser.add_argument("--instance", help="name this regslo in probe tags (default: probes.instance or hostname)")
+    add_logging_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     config = load_or_exit(args.config)
     from regslo.service import Service
 

@@ -50,6 +50,8 @@ class Registry:
     region: str
     auth: AuthConfig | None = None
     tls: TLSConfig = field(default_factory=TLSConfig)
+    storage: Any = None  # regslo.config.storage.StorageConfig
+    gc: Any = None  # regslo.config.storage.GCConfig
 
     @property
     def host(self) -> str:
@@ -93,6 +95,8 @@ class Config:
     slos: list = field(default_factory=list)  # regslo.config.slos.SLO
     alerting: Any = None  # regslo.slo.settings.AlertingSettings
     dashboards: Any = None  # regslo.slo.settings.DashboardSettings
+    consistency: list = field(default_factory=list)  # regslo.config.consistency.ConsistencyCheck
+    immutable_tags: Any = None  # regslo.config.integrity.ImmutableTags
     warnings: list[str] = field(default_factory=list)
     path: Path | None = None
 
@@ -133,7 +137,8 @@ def parse_config(text: str, base_dir: Path | None = None, source: str = "<config
     return config
 
 
-TOP_LEVEL_KEYS = {"registries", "probes", "replication", "server", "logs", "slos", "alerting", "dashboards"}
+TOP_LEVEL_KEYS = {"registries", "probes", "replication", "server", "logs", "slos", "alerting", "dashboards",
+                  "consistency", "immutable_tags"}
 
 
 def build_config(raw: Any, errors: Errors, base_dir: Path) -> Config:
@@ -150,10 +155,15 @@ def build_config(raw: Any, errors: Errors, base_dir: Path) -> Config:
     _check_listen_address(server.listen_address, "server.listen_address", errors)
     config = Config(registries=registries, probes=probes, replication=replication, server=server)
     config.logs = logs_section.parse(top.raw.get("logs"), "logs", errors, config, base_dir)
+    from regslo.config.storage import check_gc_sources
+    check_gc_sources(registries, config.logs, errors)
     from regslo.slo import settings as slo_settings
     config.alerting = slo_settings.parse_alerting(top.raw.get("alerting"), "alerting", errors)
     config.dashboards = slo_settings.parse_dashboards(top.raw.get("dashboards"), "dashboards", errors)
     config.slos = slos_section.parse(top.raw.get("slos"), "slos", errors, config)
+    from regslo.config import consistency, integrity
+    config.consistency = consistency.parse(top.raw.get("consistency"), "consistency", errors, [r.name for r in registries])
+    config.immutable_tags = integrity.parse(top.raw.get("immutable_tags"), "immutable_tags", errors)
     return config
 
 
@@ -171,7 +181,7 @@ def _parse_registries(top: Section, errors: Errors, base_dir: Path) -> list[Regi
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         path = join("registries", i)
-        sec = Section(item, path, errors, known={"name", "url", "region", "auth", "tls"})
+        sec = Section(item, path, errors, known={"name", "url", "region", "auth", "tls", "storage", "gc"})
         name = sec.str("name", required=True)
         url = sec.str("url", required=True)
         region = sec.str("region", default=name or "")
@@ -192,8 +202,11 @@ def _parse_registries(top: Section, errors: Errors, base_dir: Path) -> list[Regi
             url = url.rstrip("/")
         auth = _parse_auth(sec, errors, base_dir) if sec.has("auth") else None
         tls = _parse_tls(sec, errors, base_dir)
+        from regslo.config import storage as storage_section
+        storage = storage_section.parse_storage(sec.raw.get("storage"), sec.key("storage"), errors, base_dir)
+        gc = storage_section.parse_gc(sec.raw.get("gc"), sec.key("gc"), errors)
         if name and url:
-            out.append(Registry(name=name, url=url, region=region or name, auth=auth, tls=tls))
+            out.append(Registry(name=name, url=url, region=region or name, auth=auth, tls=tls, storage=storage, gc=gc))
     return out
 
 

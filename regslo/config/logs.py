@@ -25,7 +25,7 @@ from typing import Any
 from regslo.config.base import Errors, Section, join
 
 FORMATS = ("distribution-json", "distribution-text", "combined", "distribution", "nginx", "notifications",
-           "harbor-audit")
+           "harbor-audit", "distribution-gc")
 START_AT = ("end", "beginning")
 _SETTINGS = {"checkpoint_dir", "start_at", "repository_top_k", "max_line_bytes", "poll_interval", "sources",
              "tag_memory", "event_id_memory"}

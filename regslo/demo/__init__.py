@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from regslo.commands.common import setup_logging
+from regslo.commands.common import add_logging_arguments, setup_logging
 
 DEFAULTS_HELP = "ports: registries 5001,5002, replicator 5003, regslo 9745, prometheus 9090, " \
                 "alertmanager 9093, webhook receiver 9097"
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fix-after", type=float, metavar="SECONDS",
                         help="bring the broken region back this many seconds after breaking it")
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop by itself after this long")
-    parser.add_argument("--log-level", default="error", choices=("debug", "info", "warning", "error"))
+    add_logging_arguments(parser, default_level="error")
 
 
 def _ports(args: argparse.Namespace):
@@ -66,7 +66,7 @@ def main(args: argparse.Namespace) -> int:
     from regslo.demo.procs import PortTaken
     from regslo.demo.stack import Stack
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     temporary = args.workdir is None
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="regslo-demo-"))
     config = yaml.safe_load(Path(args.config).read_text()) if args.config else None

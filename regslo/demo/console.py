@@ -12,8 +12,8 @@ import threading
 import time
 from typing import Callable, TextIO
 
-from regslo.demo.receiver import ReceivedAlert
-from regslo.sources.probes.results import ProbeResult, ReplicationResult
+from regslo.demo.receiver import ReceivedAlert, alert_line
+from regslo.events import ProbeResult, ReplicationResult
 
 ORDER = {"ping": 0, "push": 1, "pull": 2}
 HELP = """commands: break REGION (stop its registry) | freeze REGION (SIGSTOP: it hangs) | fix REGION |
@@ -22,16 +22,6 @@ HELP = """commands: break REGION (stop its registry) | freeze REGION (SIGSTOP: i
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.1f}s"
-
-
-def alert_line(alert: ReceivedAlert) -> str:
-    labels = alert.labels
-    what = " ".join(f"{k}={labels[k]}" for k in ("slo", "registry", "region", "source", "destination",
-                                                   "long_window", "burn_rate") if k in labels)
-    sev = labels.get("severity", "?").upper()
-    summary = alert.annotations.get("summary", "")
-    when = time.strftime("%H:%M:%S", time.localtime(alert.received))
-    return f"{when} >>> {sev} {alert.status.upper()}: {alert.name} {what}" + (f" - {summary}" if summary else "")
 
 
 class Console:

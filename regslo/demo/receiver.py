@@ -33,6 +33,17 @@ class ReceivedAlert:
         return all(self.labels.get(k) == v for k, v in labels.items())
 
 
+def alert_line(alert: ReceivedAlert) -> str:
+    """One printable line for a notification (the demo console and the standalone pager both print it)."""
+    labels = alert.labels
+    what = " ".join(f"{k}={labels[k]}" for k in ("slo", "registry", "region", "source", "destination",
+                                                   "long_window", "burn_rate") if k in labels)
+    sev = labels.get("severity", "?").upper()
+    summary = alert.annotations.get("summary", "")
+    when = time.strftime("%H:%M:%S", time.localtime(alert.received))
+    return f"{when} >>> {sev} {alert.status.upper()}: {alert.name} {what}" + (f" - {summary}" if summary else "")
+
+
 class WebhookReceiver:
     def __init__(self, port: int, log_path: Path | None = None, host: str = "127.0.0.1"):
         self.alerts: list[ReceivedAlert] = []
@@ -112,8 +123,6 @@ class WebhookReceiver:
 def main(argv: list[str] | None = None) -> int:
     """``python -m regslo.demo.receiver --listen HOST:PORT``: print each notification (docker-compose's pager)."""
     import argparse
-
-    from regslo.demo.console import alert_line
 
     parser = argparse.ArgumentParser(description="log Alertmanager webhook notifications to stdout")
     parser.add_argument("--listen", default="127.0.0.1:9097", metavar="HOST:PORT")

@@ -160,7 +160,7 @@ class Stack:
         return doc
 
     def _start_replicators(self, cfg: Any) -> None:
-        from regslo.replicator import Replicator
+        from regslo.demo.replicator import Replicator
 
         by_source: dict[str, list[str]] = {}
         for pair in cfg.replication:

@@ -155,6 +155,8 @@ class RegistryAuth(httpx.Auth):
         self._auth_seconds = 0.0
         self._local = threading.local()
         self.token_requests = 0
+        # outcome of every token request: ok, denied (the token server answered 401/403), error (anything else)
+        self.token_results = {"ok": 0, "denied": 0, "error": 0}
 
     def __repr__(self) -> str:
         return f"RegistryAuth({self.name!r}, mode={self._mode or 'unknown'})"
@@ -277,20 +279,34 @@ class RegistryAuth(httpx.Auth):
             timeout = getattr(self._local, "timeout", None) or self._token_timeout
             response = self._request_token(realm, service, scopes, creds, timeout)
         except httpx.TimeoutException as exc:
+            self._tally("error")
             raise AuthError(f"token request to {host} timed out") from exc
         except httpx.HTTPError as exc:
+            self._tally("error")
             raise AuthError(f"token request to {host} failed: {type(exc).__name__}") from exc
         finally:
             self._spent(self._clock() - started, work=True)
             with self._lock:
                 self.token_requests += 1
         if response.status_code in (401, 403):
+            self._tally("denied")
             self._forget_credentials()
             who = "anonymous access" if creds is None else "the credentials"
             raise AuthError(f"token server {host} refused {who} (HTTP {response.status_code})")
         if response.status_code != 200:
+            self._tally("error")
             raise AuthError(f"token server {host} answered HTTP {response.status_code}")
-        return _parse_token(response, host, scopes, started)
+        try:
+            token = _parse_token(response, host, scopes, started)
+        except AuthError:
+            self._tally("error")
+            raise
+        self._tally("ok")
+        return token
+
+    def _tally(self, result: str) -> None:
+        with self._lock:
+            self.token_results[result] += 1
 
     def _request_token(self, realm: str, service: str | None, scopes: list[str],
                        creds: Credentials | None, timeout: httpx.Timeout | float) -> httpx.Response:

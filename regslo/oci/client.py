@@ -41,7 +41,10 @@ FAST_DOWNLOAD_ABOVE = 8 * 1024 * 1024  # get_blob(size=...) above this: regslo.o
 def _tune_httpcore() -> None:
     """httpcore reads HTTP/1.1 bodies 64 KiB at a time; on a 256 MiB blob the per-read Python overhead
     doubles the transfer time (bench/pull_vs_curl.py). Reading up to 4 MiB per call leaves small
-    responses unchanged (recv returns what is there) and brings large pulls close to curl."""
+    responses unchanged (recv returns what is there) and brings large pulls close to curl.
+
+    READ_NUM_BYTES is private to httpcore: pyproject.toml pins the httpcore range this was tested with
+    (1.0.x); if a later layout lacks it, the setting is simply ignored and reads stay at httpcore's size."""
     try:
         from httpcore._sync import http11
     except ImportError:  # pragma: no cover - layout of a future httpcore

@@ -1,6 +1,6 @@
 """SLO -> promtool unit tests (``OUT/alerts/<slo>_test.yml``) that prove the generated alerts.
 
-Each SLO gets four scenarios on synthetic counters (the exact metric names and labels regslo exports,
+Each SLO gets five scenarios on synthetic counters (the exact metric names and labels regslo exports,
 plus "noise" series its selectors must ignore):
 
 1. outage: 100 % errors after a clean history page within the detection bound plus one evaluation
@@ -8,7 +8,10 @@ plus "noise" series its selectors must ignore):
 2. an error ratio just under the lowest page threshold never pages;
 3. a sustained low burn opens a ticket and no page;
 4. a traffic gap gives no alert and no NaN/Inf in any record; a gap longer than ``no_data_after``
-   raises the no-data alert, and the period SLI is still a number afterwards.
+   raises the no-data alert, and the period SLI is still a number afterwards;
+5. start-up: healthy traffic from the first evaluation raises no no-data alert (the counters have one
+   sample at first, so the window's increase is not there yet), and a source that stays silent from the
+   start (its series present at 0, or missing altogether) raises it only once ``no_data_after`` has passed.
 
 Expected alerts, values and annotations come from ``Simulation``, which recomputes the rules in Python
 with the same float operations. Every series starts at 0 and has a sample at each window boundary, so
@@ -84,6 +87,9 @@ class Simulation:
         return None
 
     def no_data(self, t: int) -> bool:
+        """No valid events over ``no_data_after``, and the rules (evaluated from time 0) have watched that long."""
+        if t < self.slo.no_data_after:
+            return False
         inc = self._inc(self.valid, t, self.slo.no_data_after)
         return inc is None or inc <= 0
 
@@ -300,9 +306,31 @@ class Builder:
                           sim, alerts, exprs)
 
 
+    def start_up(self) -> list[dict[str, Any]]:
+        window = int(self.slo.no_data_after)
+        before, after = window - self.dt, window + self.dt
+        healthy = self.simulate(after, lambda t: 0.0)
+        self.require(not any(healthy.no_data(t) for t in range(0, after + 1, self.dt)), "healthy start is quiet")
+        silent = self.simulate(after, lambda t: 0.0)
+        silent.valid = [0] * len(silent.valid)
+        self.require(not silent.no_data(before) and silent.no_data(window) and silent.no_data(after),
+                     "a silent start raises no-data once no_data_after has passed")
+        out = [self.group("start-up with traffic from the first evaluation: no no-data alert", healthy,
+                          [self.no_data_test(healthy, t) for t in (0, self.dt, before, after)])]
+        silent_tests = [self.no_data_test(silent, t) for t in (0, self.dt, before, window, after)]
+        out.append(self.group(f"start-up with a silent source (series at 0): no-data only after "
+                              f"{format_duration(window)}", silent, silent_tests))
+        # nothing scraped at all (regslo not running yet): the same answer, from the rules' own history
+        missing = self.group(f"start-up with no series at all: no-data only after {format_duration(window)}",
+                             silent, silent_tests)
+        missing["input_series"] = []
+        out.append(missing)
+        return out
+
+
 def test_file(slo: SLO, config: Any, rules_path: str) -> str:
     """The promtool test file for ``slo`` whose rules are in ``rules_path`` (relative to the test file)."""
     b = Builder(slo, config)
-    groups = [g for g in (b.outage(), b.under_page(), b.low_burn(), b.gap()) if g is not None]
+    groups = [g for g in (b.outage(), b.under_page(), b.low_burn(), b.gap(), *b.start_up()) if g is not None]
     doc = {"rule_files": [rules_path], "evaluation_interval": format_duration(b.dt), "tests": groups}
     return dump(doc, header=f"{R.HEADER}\npromtool test rules for SLO {slo.name}; scenarios in regslo/outputs/rule_tests.py")

@@ -7,7 +7,8 @@ Per SLO, one rule group (records first, so alerts at the same evaluation see fre
 - ``regslo_slo:period_error_ratio``: the sum of 5-minute bad increases over the period divided by the
   sum of 5-minute valid increases (exact and traffic-weighted), ``regslo_slo:sli_ratio:period`` = 1 - that,
   ``regslo_slo:error_budget_remaining:ratio``, and ``regslo_slo:objective:ratio``.
-- one alert per tier (``RegsloBurnRatePage`` / ``RegsloBurnRateTicket``) and ``RegsloSLINoData``.
+- one alert per tier (``RegsloBurnRatePage`` / ``RegsloBurnRateTicket``) and ``RegsloSLINoData`` (no valid
+  events for ``no_data_after``, once the SLO's rules have been evaluated that long).
 
 Every ratio divides by ``(valid > 0)``: no traffic is "no data", never NaN; missing bad series count 0.
 """
@@ -140,7 +141,13 @@ def no_data_alert(slo: SLO, runbook_base: str, dashboards_url: str) -> dict[str,
     query = event_query(slo.sli)
     return {
         "alert": NO_DATA_ALERT,
-        "expr": f"absent({valid_expr(query, window)} > 0)",
+        # "no valid events in the window", but only once this Prometheus has evaluated the SLO's rules for
+        # the whole window: the objective record is written at every evaluation from the first one on, so
+        # its sample ``window`` ago exists only when the window has really been watched. A freshly deployed
+        # SLO (or a Prometheus without history) stays quiet until then; a source that stays silent that
+        # long, or a regslo that is down or never scraped, still fires.
+        "expr": (f"absent({valid_expr(query, window)} > 0)\n"
+                 f"unless on() absent({_sel(OBJECTIVE, slo)} offset {window})"),
         "labels": {**slo.rule_labels(), "severity": "ticket"},
         "annotations": {
             "summary": f"{slo.name}: no valid events for {window}",

@@ -22,10 +22,10 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import jinja2
 
+from regslo.events import PHASES, ProbeResult, ReplicationResult
 from regslo.outputs import svg
 from regslo.outputs.server import Request, Response
 from regslo.outputs.status_slo import WARN_BUDGET, slo_snapshot
-from regslo.sources.probes.results import PHASES, ProbeResult, ReplicationResult
 
 SCHEMA_VERSION = 1
 REFRESH_SECONDS = 15
@@ -286,16 +286,20 @@ def _hours(query: str) -> float:
 
 
 class StatusPage:
-    def __init__(self, config: Any, recent: Any, slo_state: Callable[[], Any], instance: str | None = None):
+    def __init__(self, config: Any, recent: Any, slo_state: Callable[[], Any], instance: str | None = None,
+                 integrity: Callable[[], dict] | None = None):
         self.config = config
         self.recent = recent
         self.slo_state = slo_state
         self.instance = instance
         self.redact = Redactor.for_config(config)
+        self.integrity = integrity or (lambda: {})
 
     def status(self, hours: float = DEFAULT_HOURS, history: bool = True) -> dict:
-        return build_status(self.config, self.recent.snapshot(), slo_snapshot(self.slo_state()), hours=hours,
-                            history=history, instance=self.instance, redact=self.redact)
+        out = build_status(self.config, self.recent.snapshot(), slo_snapshot(self.slo_state()), hours=hours,
+                           history=history, instance=self.instance, redact=self.redact)
+        out.update(self.integrity())
+        return out
 
     def html(self, request: Request) -> Response:
         hours = _hours(request.query)
@@ -311,11 +315,22 @@ class StatusPage:
         return Response(200, body, "application/json", {"Cache-Control": "no-store"})
 
 
+def integrity_status(service: Any) -> dict:
+    """Protected-tag overwrites (newest first) and tag consistency, from the log tailer and the checker."""
+    logs = getattr(service, "logs", None)
+    overwrites = []
+    if logs is not None:
+        with logs.metrics.lock:
+            overwrites = [dict(o, seen=iso(o["seen_at"])) for o in reversed(logs.metrics.recent_protected)]
+    checker = getattr(service, "consistency", None)
+    return {"protected_tag_overwrites": overwrites, "tag_consistency": checker.snapshot() if checker else []}
+
+
 def register(service: Any) -> StatusPage:
     """Serve the page at ``/`` and the JSON at ``/api/v1/status`` on the service's HTTP server."""
     engine = getattr(service, "engine", None)
     page = StatusPage(service.config, service.recent, lambda: getattr(service, "slo_state", None),
-                      instance=getattr(engine, "instance", None))
+                      instance=getattr(engine, "instance", None), integrity=lambda: integrity_status(service))
     service.server.route("GET", "/", page.html)
     service.server.route("GET", "/api/v1/status", page.json)
     return page

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
+from collections import deque
 from typing import Any, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -28,6 +29,8 @@ from regslo.sli.buckets import REQUEST_DURATION_BUCKETS
 OTHER = "__other__"
 MAX_REPOSITORY = 255  # characters; the OCI distribution spec's limit for a repository name
 OUTCOMES = ("parsed", "ignored", "malformed")
+AUTH_OPERATIONS = ("ping", "list", "pull", "push", "delete", "other")  # regslo.sources.logs.classify.OPERATIONS
+RECENT_PROTECTED = 20  # protected-tag overwrites kept in memory for the status page
 PARSED, IGNORED, MALFORMED = OUTCOMES
 # Response classes of the per-repository series. 429 has its own class (throttling is what on-call looks
 # for per repository); ``class=~"4.."`` selects every client error. ``other``: no status (Harbor audit
@@ -122,7 +125,10 @@ class RepositoryLimiter:
 class LogMetrics(Collector):
     """Counts from every log source and the notifications webhook; a collector over published snapshots."""
 
-    KINDS = ("requests", "bytes", "repos", "events", "media", "overwrites", "lines", "last_line", "dur_sum")
+    KINDS = ("requests", "bytes", "repos", "events", "media", "overwrites", "lines", "last_line", "dur_sum",
+             "auth_failures", "protected",
+             "gc_runs", "gc_blobs", "gc_manifests", "gc_reclaimed", "gc_last_success", "gc_duration")
+    GAUGES = ("last_line", "gc_last_success", "gc_duration")  # merged by max, never summed
 
     def __init__(self, registry: CollectorRegistry | None = None, top_k: int = 100,
                  buckets: tuple[float, ...] = REQUEST_DURATION_BUCKETS):
@@ -132,7 +138,12 @@ class LogMetrics(Collector):
         self.state: dict[str, dict] = {kind: {} for kind in self.KINDS}
         self.state["dur"] = {}  # (registry, operation) -> per-bucket (non-cumulative) counts, +Inf last
         self.limiters: dict[str, RepositoryLimiter] = {}
+        self.protected = None  # regslo.config.integrity.ImmutableTags, set by the owner
+        self.recent_protected: deque[dict] = deque(maxlen=RECENT_PROTECTED)
         self._published: dict[str, dict] = self._copy()
+        # (registry, started, ended) -> bytes a garbage collection freed, or None when unknown; set by the
+        # service when that registry's storage is measured (regslo.sources.storage)
+        self.reclaimed: Any = None
         if registry is not None:
             registry.register(self)
 
@@ -147,6 +158,9 @@ class LogMetrics(Collector):
 
     def declare_registry(self, registry: str) -> None:
         self.state["overwrites"].setdefault((registry,), 0)
+        self.state["protected"].setdefault((registry,), 0)
+        for operation in AUTH_OPERATIONS:
+            self.state["auth_failures"].setdefault((registry, operation), 0)
 
     def limiter(self, registry: str) -> RepositoryLimiter:
         lim = self.limiters.get(registry)
@@ -230,7 +244,7 @@ class LogMetrics(Collector):
                         elif kind == "dur":
                             old = target.get(key)
                             target[key] = list(value) if old is None else [a + b for a, b in zip(old, value)]
-                        elif kind == "last_line":
+                        elif kind in self.GAUGES:
                             target[key] = max(target.get(key, 0.0), value)
                         else:
                             target[key] = target.get(key, 0) + value
@@ -265,6 +279,12 @@ class LogMetrics(Collector):
                        ("registry", "action", "media_type"), snap["media"])
         yield _counter("regslo_registry_tag_overwrites", "Manifest pushes that moved an existing tag.",
                        ("registry",), snap["overwrites"])
+        yield _counter("regslo_registry_protected_tag_overwrites",
+                       "Manifest pushes that moved a tag matching immutable_tags to another digest.",
+                       ("registry",), snap["protected"])
+        yield _counter("regslo_registry_auth_failures",
+                       "401 and 403 responses, from logs, except the anonymous 401 challenge to GET /v2/.",
+                       ("registry", "operation"), snap["auth_failures"])
         yield _counter("regslo_log_lines", "Log lines read, by outcome (parsed, ignored, malformed).",
                        ("source", "outcome"), snap["lines"])
         last = GaugeMetricFamily("regslo_log_last_line_timestamp_seconds",
@@ -272,6 +292,7 @@ class LogMetrics(Collector):
         for key, value in sorted(snap["last_line"].items()):
             last.add_metric(list(key), value)
         yield last
+        yield from _gc_families(snap)
         hist = HistogramMetricFamily("regslo_registry_request_duration_seconds",
                                      "Request duration from logs that carry one.", labels=["registry", "operation"])
         bounds = [_fmt(b) for b in self.buckets] + ["+Inf"]
@@ -282,6 +303,26 @@ class LogMetrics(Collector):
                 cumulative.append((bound, running))
             hist.add_metric(list(key), cumulative, snap["dur_sum"].get(key, 0.0))
         yield hist
+
+
+def _gc_families(snap: dict[str, dict]) -> Iterator:
+    yield _counter("regslo_gc_runs", "Registry garbage-collection runs seen in GC output, by result.",
+                   ("registry", "result"), snap["gc_runs"])
+    yield _counter("regslo_gc_blobs_deleted", "Blobs garbage collection deleted (its 'Deleting blob' lines).",
+                   ("registry",), snap["gc_blobs"])
+    yield _counter("regslo_gc_manifests_deleted", "Untagged manifests garbage collection deleted.",
+                   ("registry",), snap["gc_manifests"])
+    yield _counter("regslo_gc_reclaimed_bytes", "Filesystem bytes freed by garbage-collection runs "
+                   "(available bytes after minus before; only where storage.path is measured).",
+                   ("registry",), snap["gc_reclaimed"])
+    for kind, name, doc in (("gc_last_success", "regslo_gc_last_success_timestamp_seconds",
+                             "End of the last successful garbage-collection run."),
+                            ("gc_duration", "regslo_gc_duration_seconds",
+                             "Duration of the last garbage-collection run (first to last line).")):
+        fam = GaugeMetricFamily(name, doc, labels=["registry"])
+        for key, value in sorted(snap[kind].items()):
+            fam.add_metric(list(key), value)
+        yield fam
 
 
 def _fmt(bound: float) -> str:
@@ -299,7 +340,7 @@ class Sink:
     """What a parser calls for one (registry, source). Callers hold ``metrics.lock`` around batches."""
 
     __slots__ = ("metrics", "registry", "source", "_requests", "_bytes", "_repos", "_dur", "_dur_sum",
-                 "_limiter", "_buckets", "_nbuckets", "tags")
+                 "_limiter", "_buckets", "_nbuckets", "tags", "_auth")
 
     def __init__(self, metrics: LogMetrics, registry: str, source: str):
         self.metrics = metrics
@@ -308,6 +349,7 @@ class Sink:
         st = metrics.state
         self._requests, self._bytes, self._repos = st["requests"], st["bytes"], st["repos"]
         self._dur, self._dur_sum = st["dur"], st["dur_sum"]
+        self._auth = st["auth_failures"]
         self._limiter = metrics.limiter(registry)
         self._buckets = metrics.buckets
         self._nbuckets = len(metrics.buckets) + 1
@@ -321,6 +363,10 @@ class Sink:
         key = (reg, operation, code)
         req = self._requests
         req[key] = req.get(key, 0) + 1
+        if (code == "401" and operation != "ping") or code == "403":
+            # a 401 to GET /v2/ is the challenge every client gets before it logs in: not a failure
+            akey = (reg, operation)
+            self._auth[akey] = self._auth.get(akey, 0) + 1
         if nbytes:
             bkey = (reg, operation)
             self._bytes[bkey] = self._bytes.get(bkey, 0) + nbytes
@@ -378,9 +424,46 @@ class Sink:
             rkey = (self.registry, self._limiter.label(repository), action, "other")
             self._repos[rkey] = self._repos.get(rkey, 0) + 1
 
-    def tag_overwrite(self) -> None:
-        over = self.metrics.state["overwrites"]
+    def tag_overwrite(self, repository: str | None = None, tag: str | None = None, old: str | None = None,
+                      new: str | None = None, actor: str | None = None, when: str | None = None) -> None:
+        """A push moved a tag. If the tag is protected (``immutable_tags``) it is counted once more and
+        remembered (repository, tag, digests, actor, time) for the status page -- never as labels."""
+        metrics = self.metrics
+        over = metrics.state["overwrites"]
         over[(self.registry,)] = over.get((self.registry,), 0) + 1
+        protected = metrics.protected
+        if protected and repository and tag and protected.protects(repository, tag):
+            prot = metrics.state["protected"]
+            prot[(self.registry,)] = prot.get((self.registry,), 0) + 1
+            metrics.recent_protected.append({
+                "registry": self.registry, "repository": repository[:MAX_REPOSITORY], "tag": tag[:128],
+                "old_digest": (old or "")[:80], "new_digest": (new or "")[:80], "actor": (actor or "")[:128],
+                "time": (when or "")[:40], "seen_at": time.time()})
+
+    def declare_gc(self) -> None:
+        """A garbage-collection source: its counters exist (at 0) before the first run."""
+        st, reg = self.metrics.state, self.registry
+        for result in ("success", "failure"):
+            st["gc_runs"].setdefault((reg, result), 0)
+        for kind in ("gc_blobs", "gc_manifests"):
+            st[kind].setdefault((reg,), 0)
+
+    def gc_run(self, result: str, blobs: int, manifests: int, started: float | None, ended: float | None) -> None:
+        """One finished garbage-collection run (``result`` success or failure)."""
+        self.declare_gc()
+        st, key = self.metrics.state, (self.registry,)
+        st["gc_runs"][(self.registry, result)] += 1
+        st["gc_blobs"][key] += blobs
+        st["gc_manifests"][key] += manifests
+        if started is not None and ended is not None:
+            st["gc_duration"][key] = max(0.0, ended - started)
+            if result == "success":
+                st["gc_last_success"][key] = max(st["gc_last_success"].get(key, 0.0), ended)
+        hook = self.metrics.reclaimed
+        if hook is not None and result == "success" and started is not None:
+            freed = hook(self.registry, started, ended)
+            if freed is not None:
+                st["gc_reclaimed"][key] = st["gc_reclaimed"].get(key, 0) + max(0, int(freed))
 
     def lines(self, parsed: int, ignored: int, malformed: int, when: float | None = None) -> None:
         lines = self.metrics.state["lines"]

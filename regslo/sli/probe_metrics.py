@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from regslo import __version__
 from regslo.config import Config
+from regslo.events import PHASES, ProbeResult, ReplicationResult
 from regslo.oci.errors import REASONS
 from regslo.sli.buckets import PROBE_DURATION_BUCKETS, REPLICATION_LAG_BUCKETS
-from regslo.sources.probes.results import PHASES, ProbeResult, ReplicationResult
 
 # phases each probe reports (auth only when the registry asks for credentials)
 PROBE_PHASES = {"ping": ("auth",), "push": ("auth", "blob_upload", "manifest_put"),
@@ -46,6 +46,10 @@ class ProbeMetrics:
         self.repl_errors = Counter("regslo_replication_errors",
                                    "Replication checks not made because the push to the source failed.",
                                    ["source", "destination", "reason"], registry=r)
+        self.repl_mismatches = Counter("regslo_replication_digest_mismatches",
+                                       "Replication checks whose destination served another digest under the "
+                                       "probe's tag (copied, but not the same bytes).",
+                                       ["source", "destination"], registry=r)
         self.repl_lag = Histogram("regslo_replication_lag_seconds",
                                   "Time from a completed push to the source until the destination serves it.",
                                   ["source", "destination"], buckets=REPLICATION_LAG_BUCKETS, registry=r)
@@ -72,6 +76,7 @@ class ProbeMetrics:
         for pair in config.replication:
             self.repl_checks.labels(pair.source, pair.destination)
             self.repl_timeouts.labels(pair.source, pair.destination)
+            self.repl_mismatches.labels(pair.source, pair.destination)
             self.repl_lag.labels(pair.source, pair.destination)
             for reason in REASONS:
                 self.repl_errors.labels(pair.source, pair.destination, reason)
@@ -96,5 +101,8 @@ class ProbeMetrics:
         self.repl_checks.labels(*pair).inc()
         if result.outcome == "timeout":
             self.repl_timeouts.labels(*pair).inc()
-        elif result.lag is not None:
+            return
+        if result.outcome == "digest_mismatch":
+            self.repl_mismatches.labels(*pair).inc()
+        if result.lag is not None:
             self.repl_lag.labels(*pair).observe(result.lag)

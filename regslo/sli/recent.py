@@ -6,7 +6,7 @@ import threading
 from collections import deque
 
 from regslo.config import Config
-from regslo.sources.probes.results import ProbeResult, ReplicationResult
+from regslo.events import ProbeResult, ReplicationResult
 
 HISTORY = 720  # per (registry, probe): 6 hours at a 30 s interval
 FAILURES = 50

@@ -74,9 +74,18 @@ def test_every_dashboard_panel_query_returns_data(stack):
     if "broken_at" in STATE:  # let failures and the firing page reach every window the panels look at
         time.sleep(max(0.0, STATE["broken_at"] + 20 - time.time()))
     # "after the stack has run for a while": the period SLI sums the 5-minute increases at 5-minute steps
-    # aligned to the clock, so it has its first point once a 5-minute boundary has passed (at most 5 min)
-    wait_until(lambda: query(stack, "regslo_slo:sli_ratio:period")["result"], 330, interval=2,
-               what="the period SLI's first 5-minute step")
+    # aligned to the clock, so it has its first point once a 5-minute boundary has passed (at most 5 min).
+    # Each SLO is its own rule group and Prometheus evaluates the groups at different offsets within the
+    # evaluation interval (later still on a busy machine), so the first SLO's point after a boundary says
+    # nothing about the others: waiting for "any" series once let the pull-eu panel be queried a moment
+    # before its group recorded. Wait for every SLO's series; the panels then query settled data.
+    names = {slo.name for slo in stack.service.config.slos}
+
+    def period_recorded() -> set[str]:
+        return {r["metric"].get("slo") for r in query(stack, "regslo_slo:sli_ratio:period")["result"]}
+
+    wait_until(lambda: names <= period_recorded(), 330, interval=2,
+               what=f"the period SLI's first 5-minute step for every SLO {sorted(names)}")
     boards = sorted((stack.out_dir / "dashboards").glob("*.json"))
     assert len(boards) >= 3, boards
     problems, count = [], 0

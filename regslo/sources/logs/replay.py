@@ -107,7 +107,7 @@ def replay(files: list[str], fmt: str, registry_name: str, *, top_k: int = 100, 
     """
     registry = CollectorRegistry()
     metrics = LogMetrics(registry, top_k=top_k)
-    parser = make_parser(fmt, {"log_format": log_format})
+    parser = make_parser(fmt, {"log_format": log_format, "clock": None})  # clock: GC runs keep their own times
     for name in files:
         if name != "-" and jobs > 1 and fmt in PARALLEL_FORMATS and os.path.getsize(name) >= PARALLEL_MIN_BYTES:
             ranges = _split(name, jobs)
@@ -118,6 +118,8 @@ def replay(files: list[str], fmt: str, registry_name: str, *, top_k: int = 100, 
             continue
         with metrics.lock:
             sink = metrics.sink(registry_name, name)
+            if fmt == "distribution-gc":
+                sink.declare_gc()
             if name == "-":
                 replay_stream(sys.stdin.buffer, parser, sink, max_line_bytes)
             else:

@@ -28,9 +28,10 @@ _CONTENT_TYPES = ("application/vnd.docker.distribution.events.v1+json", "applica
 
 
 class LogService:
-    def __init__(self, logs_config: LogsConfig, registry: CollectorRegistry):
+    def __init__(self, logs_config: LogsConfig, registry: CollectorRegistry, protected: object = None):
         self.config = logs_config
         self.metrics = LogMetrics(registry, top_k=logs_config.repository_top_k)
+        self.metrics.protected = protected  # immutable_tags: which tag overwrites are protected ones
         self.tags = TagMemory(logs_config.tag_memory)
         self.seen = BoundedLRU(logs_config.event_id_memory)
         self.store = CheckpointStore(logs_config.checkpoint_dir) if logs_config.checkpoint_dir else None
@@ -43,6 +44,8 @@ class LogService:
         for source in logs_config.sources:
             parser = make_parser(source.format, {"log_format": source.log_format, "tags": self.tags, "seen": self.seen})
             sink = self.metrics.sink(source.registry, source.label)
+            if source.format == "distribution-gc":
+                sink.declare_gc()
             if source.path is None:
                 self.webhooks[source.registry] = (parser, sink)
                 continue

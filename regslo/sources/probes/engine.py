@@ -20,9 +20,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from regslo.config import Config
+from regslo.events import ProbeResult, ReplicationResult, Sink
 from regslo.sources.probes.image import default_instance
 from regslo.sources.probes.probes import RegistryProber, ReplicationProber
-from regslo.sources.probes.results import ProbeResult, ReplicationResult, Sink
 
 log = logging.getLogger("regslo.engine")
 ORDER = {"ping": 0, "push": 1, "pull": 2}
@@ -122,7 +122,9 @@ class ProbeEngine:
         self._scheduler = sched
         self.ready.set()
         log.info("probing %d registries (%d jobs) every %gs as instance %s", len(self.probers), len(jobs),
-                 settings.interval, self.instance)
+                 settings.interval, self.instance,
+                 extra={"registries": len(self.probers), "jobs": len(jobs), "interval_seconds": settings.interval,
+                        "instance": self.instance})
 
     def stop(self) -> None:
         """Stop scheduling, let running probes finish (each bounded by its timeout), delete what was pushed."""

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from regslo.config import ProbeSettings, ReplicationPair, Registry
+from regslo.events import ProbeResult, ReplicationResult
 from regslo.oci.client import RegistryClient
 from regslo.oci.errors import OCIError, classify, short_message
 from regslo.sources.probes.image import TestImage, build_image, parse_tag
-from regslo.sources.probes.results import ProbeResult, ReplicationResult
 
 log = logging.getLogger("regslo.probes")
 KEEP_IMAGES = 2
@@ -103,7 +103,8 @@ class RegistryProber:
             ok, reason, message = False, classify(exc), short_message(exc)
             if reason == "other":
                 log.warning("probe %s/%s failed unexpectedly: %s", self.registry.name, probe, message,
-                            exc_info=not isinstance(exc, OCIError))
+                            exc_info=not isinstance(exc, OCIError),
+                            extra={"registry": self.registry.name, "probe": probe})
         duration = time.perf_counter() - t0
         return ProbeResult(registry=self.registry.name, region=self.registry.region, probe=probe, ok=ok,
                            duration=duration, reason=reason, message=message, phases=clock.phases)
@@ -237,7 +238,12 @@ class RegistryProber:
 
 
 class ReplicationProber:
-    """Push a fresh image to the source, then poll the destination by digest until it appears."""
+    """Push a fresh image to the source, then poll the destination by tag until the tag appears.
+
+    Lag is the time until the destination serves the tag. Then the digests are compared: a different
+    digest under the tag means the replicator copied the image but not its bytes (it rewrote the manifest
+    or recompressed a layer); that check has outcome ``digest_mismatch``, still with its lag.
+    """
 
     def __init__(self, pair: ReplicationPair, source: RegistryProber, destination: RegistryProber):
         self.pair = pair
@@ -254,30 +260,42 @@ class ReplicationProber:
             return ReplicationResult(self.pair.source, self.pair.destination, "error", reason=classify(exc),
                                      message="push to source failed: " + short_message(exc))
         pushed_at = time.monotonic()
+        seen: str | None = None
         try:
-            lag = self._wait(pushed, pushed_at)
+            lag, seen = self._wait(pushed, pushed_at)
         finally:
             if settings.cleanup:
                 self.source.delete_image(pushed)
                 self.destination.delete_image(pushed)
+                if seen and seen != pushed.manifest_digest:  # the copy's own manifest; blobs may differ too
+                    self.destination.delete_image(PushedImage(pushed.tag, seen, ()))
+        src, dst = self.pair.source, self.pair.destination
         if lag is None:
-            return ReplicationResult(self.pair.source, self.pair.destination, "timeout", reason="timeout",
-                                     message=f"{pushed.manifest_digest[:19]} not in {self.pair.destination} "
-                                             f"after {self.pair.timeout:g}s")
-        return ReplicationResult(self.pair.source, self.pair.destination, "ok", lag=lag,
-                                 message=f"replicated in {lag:.2f}s")
+            return ReplicationResult(src, dst, "timeout", reason="timeout",
+                                     message=f"tag {pushed.tag} not in {dst} after {self.pair.timeout:g}s")
+        if seen != pushed.manifest_digest:
+            return ReplicationResult(src, dst, "digest_mismatch", lag=lag, reason="digest_mismatch",
+                                     message=f"replicated in {lag:.2f}s but {dst} serves {str(seen)[:19]} "
+                                             f"under the tag, pushed {pushed.manifest_digest[:19]}")
+        return ReplicationResult(src, dst, "ok", lag=lag, message=f"replicated in {lag:.2f}s")
 
-    def _wait(self, pushed: PushedImage, pushed_at: float) -> float | None:
+    def _wait(self, pushed: PushedImage, pushed_at: float) -> tuple[float | None, str | None]:
+        """(lag, digest the destination serves under the tag), or (None, None) when it never appeared."""
         end = pushed_at + self.pair.timeout
         client = self.destination.client
         repo = self.destination.repo
         while True:
             now = time.monotonic()
             if now >= end:
-                return None
+                return None, None
             try:
-                if client.head_manifest(repo, pushed.manifest_digest, min(end, now + self.source.settings.timeout)):
-                    return time.monotonic() - pushed_at
+                poll_deadline = min(end, now + self.source.settings.timeout)
+                digest = client.head_manifest(repo, pushed.tag, poll_deadline)
+                if digest is not None:
+                    lag = time.monotonic() - pushed_at
+                    if not digest.startswith("sha256:"):  # no Docker-Content-Digest header: hash the body
+                        digest = client.get_manifest(repo, pushed.tag, poll_deadline).digest
+                    return lag, digest
             except Exception as exc:  # noqa: BLE001 - destination trouble counts against freshness
                 log.debug("replication poll %s: %s", self.pair.destination, short_message(exc))
             time.sleep(max(0.0, min(self.pair.poll_interval, end - time.monotonic())))

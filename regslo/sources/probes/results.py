@@ -1,39 +1,5 @@
-"""Typed results probes emit. Probes only measure; sinks (metrics, status page, logs) subscribe."""
+"""Kept for existing imports: the event types live in :mod:`regslo.events`, which sources and sinks both use."""
 
-from __future__ import annotations
+from regslo.events import PHASES, ProbeResult, ReplicationResult, Sink
 
-import time
-from dataclasses import dataclass, field
-from typing import Protocol
-
-PHASES = ("auth", "blob_upload", "manifest_put", "manifest_get", "blob_get")
-
-
-@dataclass
-class ProbeResult:
-    registry: str
-    region: str
-    probe: str  # ping | push | pull
-    ok: bool
-    duration: float
-    reason: str | None = None  # one of regslo.oci.errors.REASONS when not ok
-    message: str = ""
-    phases: dict[str, float] = field(default_factory=dict)
-    timestamp: float = field(default_factory=time.time)
-
-
-@dataclass
-class ReplicationResult:
-    source: str
-    destination: str
-    outcome: str  # ok | timeout | error (error: the push to the source failed; no check was made)
-    lag: float | None = None
-    reason: str | None = None
-    message: str = ""
-    timestamp: float = field(default_factory=time.time)
-
-
-class Sink(Protocol):
-    def probe_result(self, result: ProbeResult) -> None: ...
-
-    def replication_result(self, result: ReplicationResult) -> None: ...
+__all__ = ["PHASES", "ProbeResult", "ReplicationResult", "Sink"]

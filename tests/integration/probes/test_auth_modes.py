@@ -24,9 +24,9 @@ import pytest
 import yaml
 
 from regslo.config import AuthConfig, ProbeSettings, Registry, ReplicationPair, Secret, TLSConfig
+from regslo.demo.replicator import Replicator
 from regslo.oci.client import RegistryClient
 from regslo.oci.errors import classify
-from regslo.replicator import Replicator
 from regslo.sources.probes.probes import RegistryProber, ReplicationProber
 from tests.support.registry import make_htpasswd
 from tests.support.tls import make_ca, make_server_cert

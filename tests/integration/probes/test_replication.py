@@ -5,7 +5,7 @@ import time
 import pytest
 
 from regslo.config import ProbeSettings, Registry, ReplicationPair
-from regslo.replicator import Replicator
+from regslo.demo.replicator import Replicator
 from regslo.sources.probes.probes import RegistryProber, ReplicationProber
 
 SETTINGS = ProbeSettings(interval=10, timeout=5, blob_size=4096)

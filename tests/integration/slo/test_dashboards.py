@@ -16,8 +16,16 @@ from tests.integration.slo.conftest import serve
 COUNTERS = ["regslo_probe_runs_total", "regslo_probe_failures_total", "regslo_replication_checks_total",
             "regslo_replication_timeouts_total", "regslo_registry_requests_total",
             "regslo_registry_response_bytes_total", "regslo_registry_repository_requests_total",
-            "regslo_registry_events_total", "regslo_registry_tag_overwrites_total", "regslo_log_lines_total"]
+            "regslo_registry_events_total", "regslo_registry_tag_overwrites_total", "regslo_log_lines_total",
+            "regslo_registry_auth_failures_total", "regslo_registry_protected_tag_overwrites_total",
+            "regslo_auth_token_requests_total", "regslo_replication_digest_mismatches_total",
+            "regslo_gc_runs_total", "regslo_gc_blobs_deleted_total", "regslo_gc_manifests_deleted_total",
+            "regslo_gc_reclaimed_bytes_total"]
 GAUGES = ["regslo_probe_last_success_timestamp_seconds", "regslo_build_info", "regslo_log_last_line_timestamp_seconds",
+          "regslo_tag_consistent", "regslo_tag_digests", "regslo:registry_auth_failures:ratio_rate5m",
+          "regslo_storage_capacity_bytes", "regslo_storage_available_bytes", "regslo_storage_registry_bytes",
+          "regslo_storage_scan_timestamp_seconds", "regslo_storage_scan_duration_seconds",
+          "regslo_storage_full_in_seconds", "regslo_gc_last_success_timestamp_seconds", "regslo_gc_duration_seconds",
           "regslo_registry_info"]
 HISTOGRAMS = ["regslo_probe_duration_seconds", "regslo_probe_phase_duration_seconds",
               "regslo_replication_lag_seconds", "regslo_registry_request_duration_seconds"]

@@ -37,7 +37,7 @@ def test_generated_tests_pass_for_assorted_slos(tmp_path):
     write(render(config), tmp_path)
     alerts = tmp_path / "alerts"
     tests = sorted(p.name for p in alerts.glob("*_test.yml"))
-    assert len(tests) == len(SLOS)
+    assert len([t for t in tests if not t.startswith("regslo-")]) == len(SLOS)
     promtool = require("promtool")
     with ThreadPoolExecutor(max_workers=5) as pool:
         results = list(pool.map(lambda t: subprocess.run([promtool, "test", "rules", t], cwd=alerts,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from regslo.config import Config, Registry, load_config
-from regslo.replicator import Replicator
+from regslo.demo.replicator import Replicator
 from regslo.service import Service
 from tests.integration.status.browser import dump_dom, screenshot
 from tests.support.configs import registry_entry, write_config

@@ -17,7 +17,7 @@ from regslo.demo.console import Console
 from regslo.demo.procs import Child, PortTaken, check_port, free_port
 from regslo.demo.receiver import ReceivedAlert
 from regslo.demo.stack import Ports, Timing
-from regslo.sources.probes.results import ProbeResult, ReplicationResult
+from regslo.events import ProbeResult, ReplicationResult
 from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[3]

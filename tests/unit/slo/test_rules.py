@@ -94,4 +94,5 @@ def test_prometheus_operator_format_holds_the_same_groups(config):
     doc = yaml.safe_load(files["alerts/regslo.prometheusrule.yml"])
     assert (doc["apiVersion"], doc["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
     plain = [yaml.safe_load(rules.rules_file(s, config))["groups"][0] for s in config.slos]
-    assert doc["spec"]["groups"] == plain
+    from regslo.outputs import extras
+    assert doc["spec"]["groups"] == plain + extras.groups(config)

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from regslo.config import parse_config
+from regslo.events import ProbeResult, ReplicationResult
 from regslo.outputs.status import Redactor, ago, build_status, public_url, worst
 from regslo.outputs.status_slo import slo_entry, slo_snapshot
 from regslo.sli.recent import RecentResults
-from regslo.sources.probes.results import ProbeResult, ReplicationResult
 
 NOW = 1_800_000_000.0
 PASSWORD = "hunter2-very-secret"

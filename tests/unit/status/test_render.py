@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 from regslo.config import parse_config
+from regslo.events import ProbeResult, ReplicationResult
 from regslo.outputs import svg
 from regslo.outputs.status import build_status, render_html
 from regslo.outputs.status_slo import slo_entry
 from regslo.sli.recent import RecentResults
-from regslo.sources.probes.results import ProbeResult, ReplicationResult
 from tests.unit.status.dom import Elements
 
 NOW = 1_800_000_000.0

@@ -7,12 +7,12 @@ import json
 from prometheus_client import CollectorRegistry
 
 from regslo.config import parse_config
+from regslo.events import ProbeResult
 from regslo.outputs.status import build_status, render_html
 from regslo.outputs.status_slo import slo_snapshot
 from regslo.sli.probe_metrics import ProbeMetrics
 from regslo.sli.recent import RecentResults
 from regslo.slo.state import SLOState
-from regslo.sources.probes.results import ProbeResult
 from tests.unit.status.dom import Elements
 
 CONFIG = """

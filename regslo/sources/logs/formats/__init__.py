@@ -18,7 +18,7 @@ __all__ = ["FORMATS", "Parser", "make_parser"]
 
 def make_parser(fmt: str, options: dict[str, Any] | None = None) -> Parser:
     """Build the parser for ``fmt``; ``options`` may carry ``log_format`` (nginx) and ``tags`` / ``seen``
-    (notifications: the shared tag memory and event-id dedupe). ``ValueError`` on an unknown format."""
+    (notifications: the shared tag memory and event-id dedupe) and ``clock`` (distribution-gc: None in replay). ``ValueError`` on an unknown format."""
     options = options or {}
     if fmt == "distribution-json":
         from regslo.sources.logs.formats.distribution import JsonParser
@@ -41,4 +41,7 @@ def make_parser(fmt: str, options: dict[str, Any] | None = None) -> Parser:
     if fmt == "harbor-audit":
         from regslo.sources.logs.formats.harbor import HarborAuditParser
         return HarborAuditParser()
+    if fmt == "distribution-gc":
+        from regslo.sources.logs.formats.gc import GCParser
+        return GCParser(**({"clock": options["clock"]} if "clock" in options else {}))
     raise ValueError(f"unknown log format {fmt!r} (known: {', '.join(FORMATS)})")

@@ -71,6 +71,10 @@ class TagMemory:
         self.lru.put(key, digest)
         return previous is not None and previous != digest
 
+    def get(self, registry: str, repository: str, tag: str) -> str | None:
+        """The digest the tag pointed to at its last push seen, or None."""
+        return self.lru.data.get((registry, repository, tag))
+
     def delete(self, registry: str, repository: str, digest: str) -> None:
         for key in [k for k, d in self.lru.data.items() if d == digest and k[0] == registry and k[1] == repository]:
             del self.lru.data[key]
@@ -138,8 +142,13 @@ class NotificationParser:
         digest, tag = target.get("digest"), target.get("tag")
         if repo and isinstance(digest, str):
             if action == "push" and isinstance(tag, str) and tag and media in MANIFEST_TYPES | {"other"}:
+                previous = self.tags.get(sink.registry, repo, tag)
                 if self.tags.push(sink.registry, repo, tag, digest):
-                    sink.tag_overwrite()
+                    actor = event.get("actor")
+                    name = actor.get("name") if isinstance(actor, dict) else None
+                    when = event.get("timestamp")
+                    sink.tag_overwrite(repo, tag, previous, digest, name if isinstance(name, str) else None,
+                                       when if isinstance(when, str) else None)
             elif action == "delete":
                 self.tags.delete(sink.registry, repo, digest)
         return True

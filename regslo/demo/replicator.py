@@ -4,7 +4,7 @@ Real registries replicate with Harbor replication rules, cloud geo-replication o
 regslo has to measure them, not be one. This replicator exists so the demo and the tests have *real*
 asynchronous replication with a known delay: the source registry posts push events to it (its
 ``notifications.endpoints``), and after ``delay`` seconds it copies the manifest and its blobs to each
-destination with the OCI client. ``python -m regslo.replicator`` runs it standalone.
+destination with the OCI client. ``python -m regslo.demo.replicator`` runs it standalone.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from regslo.config import Registry
 from regslo.oci.client import OCI_INDEX, DOCKER_LIST, RegistryClient
 from regslo.oci.errors import short_message
 
-log = logging.getLogger("regslo.replicator")
+log = logging.getLogger("regslo.demo.replicator")
 MANIFEST_TYPES = {
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",

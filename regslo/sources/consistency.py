@@ -1,0 +1,141 @@
+"""Cross-region consistency of users' tags: does every region serve one digest under a tag?
+
+For each configured ``consistency`` entry, every ``interval`` each tag is resolved on each listed registry
+with a manifest ``HEAD`` (``Accept`` covering OCI and Docker manifests and indexes, so a multi-arch tag
+resolves to its index digest, as clients see it). The outcome per (repository, tag):
+
+- ``regslo_tag_digests``: distinct digests served (0 when no registry has the tag);
+- ``regslo_tag_consistent``: 1 when every registry agrees (all serve the same digest, or none has the tag),
+  0 when digests differ or the tag is missing on some registries but not all.
+
+A registry that cannot answer (down, auth refused) leaves the tag's gauges at their last value and counts
+``regslo_tag_consistency_errors_total{registry}``: an outage is the probes' business, not a content
+disagreement. Label values come only from the config.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from regslo.config.consistency import ConsistencyCheck
+from regslo.oci.client import RegistryClient
+from regslo.oci.errors import short_message
+
+log = logging.getLogger("regslo.consistency")
+
+
+@dataclass
+class TagState:
+    repository: str
+    tag: str
+    digests: dict[str, str | None] = field(default_factory=dict)  # registry -> digest (None: absent)
+    consistent: bool | None = None
+    checked_at: float | None = None
+    inconsistent_since: float | None = None
+
+
+def judge(digests: Mapping[str, str | None]) -> tuple[bool, int]:
+    """(consistent, number of distinct digests) of one tag's resolution on every registry."""
+    distinct = {d for d in digests.values() if d is not None}
+    present = sum(d is not None for d in digests.values())
+    return (len(distinct) == 1 and present == len(digests)) or present == 0, len(distinct)
+
+
+class ConsistencyChecker:
+    """Resolves the configured tags on schedule in one background thread."""
+
+    def __init__(self, checks: list[ConsistencyCheck], clients: Mapping[str, RegistryClient],
+                 registry: CollectorRegistry, timeout: float = 20.0):
+        self.checks = list(checks)
+        self.clients = clients
+        self.timeout = timeout
+        self.consistent = Gauge("regslo_tag_consistent",
+                                "1 when every configured registry serves one digest under the tag (or none "
+                                "has it), 0 when they differ.", ["repository", "tag"], registry=registry)
+        self.digests = Gauge("regslo_tag_digests", "Distinct digests the configured registries serve under the "
+                             "tag (0: absent everywhere).", ["repository", "tag"], registry=registry)
+        self.errors = Counter("regslo_tag_consistency_errors", "Tag resolutions that failed (registry down, "
+                              "auth refused): the tag keeps its last state.", ["registry"], registry=registry)
+        names = sorted({n for c in self.checks for n in c.registries})
+        for name in names:
+            self.errors.labels(name)
+        self.states = {(c.repository, t): TagState(c.repository, t) for c in self.checks for t in c.tags}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one check ------------------------------------------------------------------------------------
+    def check(self, check: ConsistencyCheck) -> list[TagState]:
+        """Resolve every tag of ``check`` on each of its registries now; update the gauges."""
+        out = []
+        for tag in check.tags:
+            digests: dict[str, str | None] = {}
+            failed = False
+            for name in check.registries:
+                try:
+                    digests[name] = self._resolve(self.clients[name], check.repository, tag)
+                except Exception as exc:  # noqa: BLE001 - a broken registry is a counted error, never a crash
+                    failed = True
+                    self.errors.labels(name).inc()
+                    log.info("consistency: cannot resolve %s:%s on %s: %s", check.repository, tag, name,
+                             short_message(exc))
+            state = self.states[(check.repository, tag)]
+            if not failed:
+                consistent, distinct = judge(digests)
+                now = time.time()
+                with self._lock:
+                    state.digests, state.checked_at = digests, now
+                    if not consistent and (state.consistent or state.consistent is None):
+                        state.inconsistent_since = now
+                    elif consistent:
+                        state.inconsistent_since = None
+                    state.consistent = consistent
+                self.consistent.labels(check.repository, tag).set(int(consistent))
+                self.digests.labels(check.repository, tag).set(distinct)
+            out.append(state)
+        return out
+
+    def _resolve(self, client: RegistryClient, repository: str, tag: str) -> str | None:
+        deadline = time.monotonic() + self.timeout
+        digest = client.head_manifest(repository, tag, deadline)
+        if digest is not None and not digest.startswith("sha256:"):  # no Docker-Content-Digest: hash the body
+            digest = client.get_manifest(repository, tag, deadline).digest
+        return digest
+
+    def snapshot(self) -> list[dict]:
+        """Per tag: whether registries agree and what each serves (for /api/v1/status)."""
+        with self._lock:
+            return [{"repository": s.repository, "tag": s.tag, "consistent": s.consistent,
+                     "digests": dict(s.digests), "checked_at": s.checked_at,
+                     "inconsistent_since": s.inconsistent_since} for s in self.states.values()]
+
+    # -- schedule -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.checks and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="regslo-consistency", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout + 5)
+            self._thread = None
+
+    def _run(self) -> None:
+        due = [time.monotonic()] * len(self.checks)
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for i, check in enumerate(self.checks):
+                if due[i] <= now and not self._stop.is_set():
+                    try:
+                        self.check(check)
+                    except Exception:  # noqa: BLE001 - the next round retries
+                        log.exception("consistency check of %s failed", check.repository)
+                    due[i] = max(due[i] + check.interval, time.monotonic())
+            self._stop.wait(max(0.0, min(due) - time.monotonic()))

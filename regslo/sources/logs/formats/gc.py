@@ -1,0 +1,197 @@
+"""``distribution-gc``: what ``registry garbage-collect [--delete-untagged] [--dry-run] CONFIG`` prints, run
+after run appended to one file (``>> gc.log 2>&1`` from cron or a Kubernetes CronJob).
+
+One run looks like this (distribution 2.8; real samples in tests/data/distribution-2.8/gc-*.log)::
+
+    team/app                                                  <- stdout: each repository, then its marks
+    team/app: marking manifest sha256:...
+    team/app: marking blob sha256:...
+    manifest eligible for deletion: sha256:...               <- --delete-untagged only
+    {"level":"info","msg":"deleting manifest: /docker/...",...}   <- stderr, logrus json or text
+                                                              <- blank line
+    9 blobs marked, 3 blobs and 1 manifests eligible for deletion
+    blob eligible for deletion: sha256:...                   <- one per blob, each followed (unless
+    {"level":"info","msg":"Deleting blob: /docker/...",...}     --dry-run) by its logrus deletion line
+
+A failed run ends with ``failed to garbage collect: ...`` (or ``configuration error: ...`` and the usage
+text) on stderr, written WITHOUT a trailing newline, so the next run's first line is glued to it.
+
+The parser is a small state machine per source:
+
+- a run starts at its first line (a repository name, a mark, or the summary of an empty registry);
+- it ends successfully when every blob the summary announced has its ``Deleting blob`` line (at once when
+  the summary announces none), or when the next run starts (a ``--dry-run`` deletes nothing; output
+  captured without stderr has no deletion lines);
+- it ends as a failure on ``failed to garbage collect``, ``configuration error``, a Go ``panic:`` or a
+  logrus ``fatal``/``panic`` line.
+
+Deleted blobs and manifests are counted from the deletion lines (what was really removed), not from the
+summary. Times come from the logrus lines' own ``time``; lines without one (all of stdout) take the
+parser's ``clock`` (the time they were read: the live tailer reads a line within a poll interval of its
+writing). ``regslo logs replay`` has no meaningful read time, so it sets ``clock=None``: a replayed run's
+times are those of its logrus lines only, and a run without any (nothing deleted) has no times.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime
+from typing import Callable
+
+from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
+
+_SUMMARY = re.compile(r"^(\d+) blobs marked, (\d+) blobs and (\d+) manifests eligible for deletion$")
+_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_MARK = re.compile(r"^[a-z0-9][a-z0-9._/-]*: marking (?:manifest|blob) [a-z0-9]+:[a-f0-9]+\s*$")
+_ELIGIBLE_BLOB = "blob eligible for deletion: "
+_ELIGIBLE_MANIFEST = "manifest eligible for deletion: "
+_FAILURES = ("failed to garbage collect:", "configuration error:", "panic:")
+_TEXT_FIELD = re.compile(r'(\w[\w.]*)=("(?:[^"\\]|\\.)*"|\S*)')
+MAX_LINE = 65536
+
+IDLE, MARK, SWEEP = "idle", "mark", "sweep"
+
+
+def _timestamp(text: object) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def _logrus(line: str) -> tuple[str, str, float | None] | None:
+    """(level, msg, time) of a logrus json or text line; None for anything else."""
+    if line.startswith("{"):
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(doc, dict) or not isinstance(doc.get("msg"), str):
+            return None
+        return str(doc.get("level", "")), doc["msg"], _timestamp(doc.get("time"))
+    if line.startswith("time=") or line.startswith("level="):
+        fields = {}
+        for key, value in _TEXT_FIELD.findall(line):
+            if value.startswith('"'):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    return None
+            fields[key] = value
+        if "msg" not in fields:
+            return None
+        return fields.get("level", ""), fields["msg"], _timestamp(fields.get("time"))
+    return None
+
+
+class GCParser:
+    """Counts garbage-collection runs; one instance per source (it carries the run in progress)."""
+
+    def __init__(self, clock: Callable[[], float] | None = time.time):
+        self.clock = clock
+        self.state = IDLE
+        self._reset()
+
+    def _reset(self) -> None:
+        self.started: float | None = None
+        self.last: float | None = None
+        self.announced = 0  # blobs the summary said are eligible
+        self.blobs = 0
+        self.manifests = 0
+
+    # -- run bookkeeping --------------------------------------------------------------------------------
+    def _now(self, stamp: float | None) -> None:
+        when = stamp if stamp is not None else (self.clock() if self.clock else None)
+        if when is None:
+            return
+        if self.started is None or when < self.started:
+            self.started = when
+        if self.last is None or when > self.last:
+            self.last = when
+
+    def _begin(self, sink: Sink, stamp: float | None = None) -> None:
+        if self.state != IDLE:  # the previous run never finished: a dry run, or no stderr captured
+            self._finish(sink, "success")
+        self.state = MARK
+        self._reset()
+        self._now(stamp)
+
+    def _finish(self, sink: Sink, result: str) -> None:
+        sink.gc_run(result, self.blobs, self.manifests, self.started, self.last)
+        self.state = IDLE
+        self._reset()
+
+    # -- lines ------------------------------------------------------------------------------------------
+    def feed(self, line: str, sink: Sink) -> str:
+        line = line.rstrip()
+        if not line:
+            return IGNORED  # the blank line before the summary
+        if len(line) > MAX_LINE:
+            return MALFORMED
+        entry = _logrus(line)
+        if entry is not None:
+            return self._logrus_line(entry, sink)
+        for marker in _FAILURES:
+            cut = line.find(marker)
+            if cut >= 0 and (cut == 0 or marker != "panic:"):
+                if self.state == IDLE:
+                    self._begin(sink)
+                self._now(None)
+                self._finish(sink, "failure")
+                return PARSED
+        summary = _SUMMARY.match(line)
+        if summary:
+            if self.state != MARK:
+                self._begin(sink)
+            self._now(None)
+            self.announced = int(summary.group(2))
+            self.state = SWEEP
+            if self.announced == 0:
+                self._finish(sink, "success")
+            return PARSED
+        if line.startswith(_ELIGIBLE_BLOB):
+            if self.state == IDLE:
+                return MALFORMED  # a tail without its run (e.g. regslo started in the middle of one)
+            self._now(None)
+            return PARSED
+        if line.startswith(_ELIGIBLE_MANIFEST) or _MARK.match(line) or _REPO.match(line):
+            if self.state == SWEEP:
+                self._begin(sink)  # the next run has begun
+            elif self.state == IDLE:
+                self._begin(sink)
+            else:
+                self._now(None)
+            return PARSED
+        if line[:1] in (" ", "\t") or line in ("Usage:", "Flags:"):
+            return IGNORED  # the usage text after "configuration error"
+        return MALFORMED
+
+    def _logrus_line(self, entry: tuple[str, str, float | None], sink: Sink) -> str:
+        level, msg, stamp = entry
+        if level in ("fatal", "panic"):
+            if self.state == IDLE:
+                self._begin(sink, stamp)
+            self._now(stamp)
+            self._finish(sink, "failure")
+            return PARSED
+        if msg.startswith("Deleting blob: "):
+            if self.state == IDLE:
+                return MALFORMED
+            self._now(stamp)
+            self.blobs += 1
+            if self.state == SWEEP and self.blobs >= self.announced:
+                self._finish(sink, "success")
+            return PARSED
+        if msg.startswith("deleting manifest: "):
+            if self.state == IDLE:
+                return MALFORMED
+            self._now(stamp)
+            self.manifests += 1
+            return PARSED
+        if self.state != IDLE:
+            self._now(stamp)
+        return IGNORED  # tag references, warnings and other logrus chatter
