@@ -37,11 +37,13 @@ class Service:
         self.slo_state: Any = None
         self.consistency: Any = None
         self.storage: Any = None
+        self.inspector: Any = None
         self.server = ExporterServer(self.registry, listen_address or config.server.listen_address,
                                      ready=self.engine.ready.is_set)
         self._stopped = threading.Event()
         self._attach_logs()
         self._attach_storage()
+        self._attach_inspector()
         self._attach_slos()
         self._attach_integrity()
         self._attach_status()
@@ -71,6 +73,14 @@ class Service:
         self.storage = StorageMonitor(self.config.registries, self.registry)
         if self.logs is not None:  # GC runs read their reclaimed bytes from the storage samples
             self.logs.metrics.reclaimed = self.storage.reclaimed
+    def _attach_inspector(self) -> None:
+        if not getattr(self.config, "inspect", None):
+            return
+        from regslo.sources.inspect.inspector import Inspector
+
+        self.inspector = Inspector(self.config, self.registry)
+        if self.logs is not None:
+            self.logs.subscribe(self.inspector.submit)
 
     def _attach_slos(self) -> None:
         if not self.config.slos:
@@ -96,6 +106,8 @@ class Service:
             self.logs.start()
         if self.storage is not None:
             self.storage.start()
+        if self.inspector is not None:
+            self.inspector.start()
         if self.slo_state is not None:
             self.slo_state.start()
         if self.consistency is not None:
@@ -115,6 +127,8 @@ class Service:
             self.logs.stop()
         if self.storage is not None:
             self.storage.stop()
+        if self.inspector is not None:
+            self.inspector.stop()
         if self.slo_state is not None:
             self.slo_state.stop()
         self.server.stop()

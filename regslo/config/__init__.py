@@ -98,6 +98,7 @@ class Config:
     consistency: list = field(default_factory=list)  # regslo.config.consistency.ConsistencyCheck
     immutable_tags: Any = None  # regslo.config.integrity.ImmutableTags
     traffic: Any = None  # regslo.config.traffic.TrafficConfig
+    inspect: Any = None  # regslo.config.inspect.InspectConfig
     warnings: list[str] = field(default_factory=list)
     path: Path | None = None
 
@@ -139,7 +140,8 @@ def parse_config(text: str, base_dir: Path | None = None, source: str = "<config
 
 
 TOP_LEVEL_KEYS = {"registries", "probes", "replication", "server", "logs", "slos", "alerting", "dashboards",
-                  "consistency", "immutable_tags", "traffic"}
+                  "consistency", "immutable_tags", "traffic",
+                  "inspect"}
 
 
 def build_config(raw: Any, errors: Errors, base_dir: Path) -> Config:
@@ -158,6 +160,8 @@ def build_config(raw: Any, errors: Errors, base_dir: Path) -> Config:
     config.logs = logs_section.parse(top.raw.get("logs"), "logs", errors, config, base_dir)
     from regslo.config.storage import check_gc_sources
     check_gc_sources(registries, config.logs, errors)
+    from regslo.config import inspect as inspect_section
+    config.inspect = inspect_section.parse(top.raw.get("inspect"), "inspect", errors, config)
     from regslo.slo import settings as slo_settings
     config.alerting = slo_settings.parse_alerting(top.raw.get("alerting"), "alerting", errors)
     config.dashboards = slo_settings.parse_dashboards(top.raw.get("dashboards"), "dashboards", errors)

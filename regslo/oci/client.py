@@ -273,6 +273,31 @@ class RegistryClient:
                              deadline=deadline, what="blob delete", ok=(202, 200, 204, 404))
         return resp.status_code != 404
 
+    def referrers(self, repo: str, digest: str, deadline: float | None = None,
+                  max_pages: int = 10) -> list[dict] | None:
+        """Descriptors of the manifests whose ``subject`` is ``digest`` (OCI distribution spec 1.1, "Listing
+        Referrers"), following ``Link`` pagination up to ``max_pages``. None when the registry answers 404:
+        the spec forbids a 404 from a registry that supports the API, so it has none (distribution 2.8)."""
+        out: list[dict] = []
+        url: str | None = f"/v2/{repo}/referrers/{digest}"
+        for _ in range(max_pages):
+            if url is None:
+                break
+            resp = self._request("GET", url, scope=self._scope(repo, "pull"), deadline=deadline,
+                                 what="referrers get", ok=(200, 404), headers={"Accept": OCI_INDEX})
+            if resp.status_code == 404:
+                return None
+            try:
+                doc = resp.json()
+            except ValueError:
+                raise OCIError("server_error", "referrers get: response is not JSON") from None
+            manifests = doc.get("manifests") if isinstance(doc, dict) else None
+            if not isinstance(manifests, list):
+                raise OCIError("server_error", "referrers get: response is not an image index")
+            out.extend(m for m in manifests if isinstance(m, dict))
+            url = _next_link(resp)
+        return out
+
     def list_tags(self, repo: str, deadline: float | None = None, page_size: int = 1000) -> list[str]:
         """All tags of ``repo`` (following ``Link`` pagination); empty when the repository does not exist."""
         tags: list[str] = []

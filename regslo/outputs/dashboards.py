@@ -20,6 +20,19 @@ DASHBOARDS = {"regslo-exec.json": "exec.json.j2", "regslo-oncall.json": "oncall.
               "regslo-debug.json": "debug.json.j2"}
 GRID_WIDTH = 24
 TIER_COLOURS = {"page": "red", "ticket": "orange"}
+# Grafana's current dashboard JSON model: defaultDashboard.schemaVersion of @grafana/schema 13.2.3, whose
+# types tests/integration/slo/test_dashboard_schema.py checks every dashboard against
+SCHEMA_VERSION = 42
+# Each panel type's options as @grafana/schema declares them (required fields included); a table has no
+# reduceOptions, a stat no legend. Extra panels (regslo/outputs/extras) get these where they leave them out.
+PANEL_OPTIONS: dict[str, dict[str, Any]] = {
+    "timeseries": {"legend": {"calcs": [], "displayMode": "list", "placement": "bottom", "showLegend": True},
+                   "tooltip": {"mode": "multi", "sort": "desc"}},
+    "stat": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, "orientation": "auto",
+             "colorMode": "value", "graphMode": "none", "justifyMode": "auto", "textMode": "auto",
+             "wideLayout": True, "showPercentChange": False, "percentChangeColorMode": "standard"},
+    "table": {"frameIndex": 0, "showHeader": True, "cellHeight": "sm"},
+}
 
 
 class DashboardError(RuntimeError):
@@ -27,9 +40,11 @@ class DashboardError(RuntimeError):
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("regslo", "templates/dashboards"),
-                              extensions=["jinja2.ext.do"], undefined=jinja2.StrictUndefined,
-                              autoescape=False, keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("regslo", "templates/dashboards"),
+                             extensions=["jinja2.ext.do"], undefined=jinja2.StrictUndefined,
+                             autoescape=False, keep_trailing_newline=True)
+    env.globals.update(panel_options=lambda kind: PANEL_OPTIONS.get(kind, {}), schema_version=SCHEMA_VERSION)
+    return env
 
 
 def slo_context(slo: SLO) -> dict[str, Any]:
@@ -67,7 +82,12 @@ def render(template: str, config: Any) -> str:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DashboardError(f"{template} rendered invalid JSON: {exc}") from None
-    doc["panels"].extend(extras.panels(config, template.split(".", 1)[0]))
+    for panel in extras.panels(config, template.split(".", 1)[0]):
+        if panel["type"] != "row":  # a row declares no options
+            panel.setdefault("options", {})
+            for key, value in PANEL_OPTIONS.get(panel["type"], {}).items():
+                panel["options"].setdefault(key, json.loads(json.dumps(value)))
+        doc["panels"].append(panel)
     layout(doc["panels"])
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -81,5 +101,5 @@ def queries(dashboard: dict[str, Any]) -> list[str]:
     out = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
     for var in dashboard["templating"]["list"]:
         if var["type"] == "query":
-            out.append(var["definition"])
+            out.append(var["query"]["query"])
     return out

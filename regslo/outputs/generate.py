@@ -117,6 +117,13 @@ def main(args: argparse.Namespace) -> int:
     if not config.slos:
         print(f"warning: {args.config} defines no SLOs; writing only the Alertmanager config and dashboards",
               file=sys.stderr)
+    if args.openslo:
+        from regslo.outputs.openslo import name_clashes
+        clashes = name_clashes(config.slos)
+        for line in clashes:
+            print(f"error: {line}", file=sys.stderr)
+        if clashes:
+            return 2
     files = render(config, args.format or "prometheus", args.openslo)
     out = Path(args.output)
     if out.exists() and not out.is_dir():

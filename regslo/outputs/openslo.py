@@ -2,9 +2,12 @@
 
 Export (``regslo generate --openslo``): one ``kind: SLO`` document per SLO with an inline ``ratioMetric``
 indicator over regslo's counters (``counter: true``: the queries are cumulative sums), a rolling time
-window, ``Occurrences`` budgeting, and one inline alert policy per tier. OpenSLO v1 gives a burn-rate
-condition a single ``lookbackWindow``: the long window goes there and the short window becomes
-``alertAfter``, an approximation of regslo's two-window rule (the generated Prometheus rules are exact).
+window, ``Occurrences`` budgeting, and one inline alert policy per tier that notifies the tier's Alertmanager
+receiver (an inline ``AlertNotificationTarget``). OpenSLO v1 gives a burn-rate condition a single
+``lookbackWindow``: the long window goes there; ``alertAfter`` is ``0m`` because the Prometheus alert has no
+``for:`` (OpenSLO's alertAfter is how long the condition must hold before alerting); the short window is
+named in the policy's description. Names become RFC 1123 labels (``regslo/name`` keeps the original when
+they differ, and the import restores it).
 
 Import (``regslo generate --import-openslo FILE``): SLO documents whose indicator (inline or an ``SLI``
 document in the same file) reads regslo metrics: a ``ratioMetric`` over the counters above, or a
@@ -14,6 +17,9 @@ as ``value`` (imported as a latency or freshness SLI: the share of events within
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -52,7 +58,58 @@ def _source(query: str) -> dict[str, Any]:
     return {"metricSource": {"type": "Prometheus", "spec": {"query": query}}}
 
 
-def export(slo: SLO) -> str:
+# OpenSLO v1 (as the reference go-sdk validates it): every metadata.name is an RFC 1123 DNS label (at most 63
+# lowercase letters, digits and '-', starting and ending alphanumeric), displayName at most 63 characters,
+# descriptions at most 1050, label keys like DNS labels that may also hold '.' and '_', durations a whole
+# number and one unit of m h d w M Q Y, every alert policy exactly one condition and at least one
+# notification target. tests/unit/slo/test_openslo_rules.py checks the output against each rule.
+NAME_ANNOTATION = "regslo/name"  # the regslo SLO name when metadata.name had to differ from it
+LABELS_ANNOTATION = "regslo/labels"  # every label, as JSON, when some key is not a valid OpenSLO label key
+_LABEL_KEY = re.compile(r"^[a-z0-9]([-._a-z0-9]{0,61}[a-z0-9])?$")
+DESCRIPTION_MAX, DISPLAY_NAME_MAX = 1050, 63
+
+
+def dns_label(text: str) -> str:
+    """``text`` as an RFC 1123 label: '.', '_' and other characters become '-', at most 63 characters (a
+    longer one keeps its start and gets a short digest of the whole, so distinct inputs stay distinct)."""
+    label = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-") or "x"
+    if len(label) > 63:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        label = f"{label[:54].rstrip('-')}-{digest}"
+    return label
+
+
+def name_clashes(slos: list[SLO]) -> list[str]:
+    """Problems when two SLO names become the same OpenSLO name (``a.b`` and ``a_b`` both map to ``a-b``)."""
+    seen: dict[str, str] = {}
+    out = []
+    for slo in slos:
+        label = dns_label(slo.name)
+        if label in seen:
+            out.append(f"slos: {seen[label]!r} and {slo.name!r} both become OpenSLO name {label!r}; rename one")
+        seen.setdefault(label, slo.name)
+    return out
+
+
+def shorthand(seconds: float) -> str:
+    """A duration in OpenSLO's shorthand: one whole number and one unit (d, h or m). Below a minute, or not a
+    whole number of minutes, it is rounded up to whole minutes (OpenSLO has no seconds)."""
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(1, math.ceil(seconds / 60))}m"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def export(slo: SLO, receivers: dict[str, str] | None = None) -> str:
+    """One OpenSLO v1 SLO document. ``receivers`` maps a tier severity to its Alertmanager receiver (the
+    generated alertmanager.yml's by default); each alert policy notifies that receiver."""
+    from regslo.outputs.alertmanager import PAGER, TICKET
+
+    receivers = receivers or {"page": PAGER, "ticket": TICKET}
     query = event_query(slo.sli)
     ratio: dict[str, Any] = {"counter": True}
     if query.bad is not None:
@@ -60,28 +117,56 @@ def export(slo: SLO) -> str:
     else:
         ratio["good"] = _source(f"sum({query.good.promql()})")
     ratio["total"] = _source(f"sum({query.valid.promql()})")
-    policies = [{
-        "kind": "AlertPolicy",
-        "metadata": {"name": f"{slo.name}-{t.severity}-{format_duration(t.long_window)}"},
-        "spec": {"description": f"{t.severity} when {format_duration(t.long_window)} and "
-                                f"{format_duration(t.short_window)} burn over {number(t.burn_rate)}x",
-                 "alertWhenBreaching": True,
-                 "conditions": [{"kind": "AlertCondition",
-                                 "metadata": {"name": f"{slo.name}-burn-{format_duration(t.long_window)}"},
-                                 "spec": {"severity": t.severity, "condition": {
-                                     "kind": "burnrate", "op": "gt", "threshold": t.burn_rate,
-                                     "lookbackWindow": format_duration(t.long_window),
-                                     "alertAfter": format_duration(t.short_window)}}}],
-                 "notificationTargets": []},
-    } for t in slo.tiers]
+    name = dns_label(slo.name)
+    policies = []
+    for t in slo.tiers:
+        long_w, short_w = format_duration(t.long_window), format_duration(t.short_window)
+        receiver = receivers.get(t.severity, receivers.get("ticket", TICKET))
+        condition = {"kind": "burnrate", "op": "gt", "threshold": t.burn_rate,
+                     "lookbackWindow": shorthand(t.long_window),
+                     # OpenSLO: "the duration the condition needs to be valid for before alerting". The
+                     # generated Prometheus alert has no `for:`: it fires at the first evaluation where both
+                     # windows burn, so 0m. The short window has no field of its own; the description says it.
+                     "alertAfter": "0m"}
+        policies.append({
+            "kind": "AlertPolicy",
+            "metadata": {"name": dns_label(f"{slo.name}-{t.severity}-{long_w}")},
+            "spec": {"description": _clip(
+                         f"{t.severity} when the burn rate exceeds {number(t.burn_rate)}x over both {long_w} "
+                         f"and {short_w} (regslo's Prometheus rule checks both windows; OpenSLO keeps one "
+                         f"lookbackWindow, the long one)", DESCRIPTION_MAX),
+                     "alertWhenBreaching": True,
+                     "conditions": [{"kind": "AlertCondition",
+                                     "metadata": {"name": dns_label(f"{slo.name}-burn-{long_w}-{short_w}")},
+                                     "spec": {"severity": t.severity, "condition": condition}}],
+                     "notificationTargets": [{
+                         "kind": "AlertNotificationTarget",
+                         "metadata": {"name": dns_label(receiver)},
+                         "spec": {"target": "alertmanager",
+                                  "description": f"Alertmanager receiver {receiver} (alerts/alertmanager.yml "
+                                                 f"routes severity={t.severity} there)"}}]},
+        })
+    metadata: dict[str, Any] = {"name": name}
+    description = slo.description or slo.name
+    metadata["displayName"] = description if len(description) <= DISPLAY_NAME_MAX else slo.name
+    labels = dict(slo.labels)
+    good_labels = {k: v for k, v in labels.items() if _LABEL_KEY.match(k)}
+    if good_labels:
+        metadata["labels"] = good_labels
+    annotations = {}
+    if name != slo.name:
+        annotations[NAME_ANNOTATION] = slo.name
+    if good_labels != labels:
+        annotations[LABELS_ANNOTATION] = json.dumps(labels, sort_keys=True)
+    if annotations:
+        metadata["annotations"] = annotations
     doc = {
         "apiVersion": API, "kind": "SLO",
-        "metadata": {"name": slo.name, "displayName": slo.description or slo.name,
-                     "labels": {k: v for k, v in slo.labels}},
+        "metadata": metadata,
         "spec": {
-            "description": slo.description, "service": "container-registry",
-            "indicator": {"metadata": {"name": f"{slo.name}-sli"}, "spec": {"ratioMetric": ratio}},
-            "timeWindow": [{"duration": period_text(slo.period), "isRolling": True}],
+            "description": _clip(slo.description, DESCRIPTION_MAX), "service": "container-registry",
+            "indicator": {"metadata": {"name": dns_label(f"{slo.name}-sli")}, "spec": {"ratioMetric": ratio}},
+            "timeWindow": [{"duration": shorthand(slo.period), "isRolling": True}],
             "budgetingMethod": "Occurrences",
             "objectives": [{"displayName": f"{number(slo.objective)}%", "target": slo.objective_ratio}],
             "alertPolicies": policies,
@@ -143,8 +228,21 @@ def _sli(kind: str, source: str, labels: dict[str, str], threshold: float | None
     return sli
 
 
+_SHORTHAND_UNITS = {"M": 30 * 86400, "Q": 90 * 86400, "Y": 365 * 86400}  # OpenSLO's month, quarter, year
+
+
+def _period_seconds(text: Any) -> float:
+    """An OpenSLO duration shorthand (``28d``, ``4w``, ``1M``, ``1Q``, ``1Y``) or a regslo duration."""
+    match = re.fullmatch(r"\s*(\d+)\s*([MQY])\s*", text) if isinstance(text, str) else None
+    if match:
+        return int(match.group(1)) * _SHORTHAND_UNITS[match.group(2)]
+    return parse_duration(text)
+
+
 def _import_slo(doc: dict, slis: dict[str, dict], index: int, problems: list[str]) -> dict | None:
-    name = (doc.get("metadata") or {}).get("name")
+    metadata = doc.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    name = annotations.get(NAME_ANNOTATION) or metadata.get("name")
     where = f"documents[{index}] (SLO {name})"
     spec = doc.get("spec") or {}
     indicator = spec.get("indicator") or slis.get(spec.get("indicatorRef") or "")
@@ -179,13 +277,18 @@ def _import_slo(doc: dict, slis: dict[str, dict], index: int, problems: list[str
         return None
     windows = spec.get("timeWindow") or [{}]
     try:
-        period = period_text(parse_duration(windows[0].get("duration", "30d")))
+        period = period_text(_period_seconds(windows[0].get("duration", "30d")))
     except ValueError as exc:
         problems.append(f"{where}.spec.timeWindow[0].duration: {exc}")
         return None
     out = {"name": name, "description": spec.get("description") or (doc.get("metadata") or {}).get("displayName") or "",
            "sli": sli, "objective": float(f"{target * 100:.10g}"), "period": period}
-    labels = {k: v for k, v in ((doc.get("metadata") or {}).get("labels") or {}).items() if isinstance(v, str)}
+    labels = {k: v for k, v in (metadata.get("labels") or {}).items() if isinstance(v, str)}
+    try:
+        labels.update(json.loads(annotations.get(LABELS_ANNOTATION) or "{}"))
+    except ValueError:
+        problems.append(f"{where}.metadata.annotations.{LABELS_ANNOTATION}: not a JSON object")
+        return None
     if labels:
         out["labels"] = labels
     return out

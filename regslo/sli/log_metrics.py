@@ -127,7 +127,7 @@ class LogMetrics(Collector):
 
     KINDS = ("requests", "bytes", "repos", "events", "media", "overwrites", "lines", "last_line", "dur_sum",
              "auth_failures", "protected",
-             "gc_runs", "gc_blobs", "gc_manifests", "gc_reclaimed", "gc_last_success", "gc_duration")
+             "gc_runs", "gc_blobs", "gc_manifests", "gc_reclaimed", "gc_last_success", "gc_duration", "cache")
     GAUGES = ("last_line", "gc_last_success", "gc_duration")  # merged by max, never summed
 
     def __init__(self, registry: CollectorRegistry | None = None, top_k: int = 100,
@@ -285,6 +285,9 @@ class LogMetrics(Collector):
         yield _counter("regslo_registry_auth_failures",
                        "401 and 403 responses, from logs, except the anonymous 401 challenge to GET /v2/.",
                        ("registry", "operation"), snap["auth_failures"])
+        yield _counter("regslo_registry_cache_requests", "Requests through a caching proxy in front of the registry, "
+                       "by nginx $upstream_cache_status (none: the cache was not involved).",
+                       ("registry", "operation", "status"), snap["cache"])
         yield _counter("regslo_log_lines", "Log lines read, by outcome (parsed, ignored, malformed).",
                        ("source", "outcome"), snap["lines"])
         last = GaugeMetricFamily("regslo_log_last_line_timestamp_seconds",
@@ -423,6 +426,12 @@ class Sink:
         if repository:  # only for sources without request lines (Harbor audit): no status, class "other"
             rkey = (self.registry, self._limiter.label(repository), action, "other")
             self._repos[rkey] = self._repos.get(rkey, 0) + 1
+
+    def cache(self, operation: str, status: str) -> None:
+        """One request through a caching proxy with its cache status (HIT, MISS, ..., none)."""
+        cache = self.metrics.state["cache"]
+        key = (self.registry, operation, status)
+        cache[key] = cache.get(key, 0) + 1
 
     def tag_overwrite(self, repository: str | None = None, tag: str | None = None, old: str | None = None,
                       new: str | None = None, actor: str | None = None, when: str | None = None) -> None:

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import re
 
+from regslo import __version__
+
 OPERATIONS = ("ping", "list", "pull", "push", "delete", "other")
+# The image inspector's User-Agent: its reads are regslo's own, never user pulls (parsers skip them).
+INSPECTOR_PRODUCT = "regslo-inspector/"
+INSPECTOR_USER_AGENT = f"{INSPECTOR_PRODUCT}{__version__} (+regslo image inspector; docs/supply-chain.md)"
 _READ = frozenset(("GET", "HEAD"))
 _SEGMENTS = ("/manifests/", "/blobs/", "/tags/", "/referrers/")
 # algorithm ":" hex, the algorithm as in the OCI image spec, at least 32 hex digits (the registry's route)
@@ -24,6 +29,11 @@ def is_digest(segment: str) -> bool:
     if len(segment) == 71 and segment.startswith("sha256:") and not segment[7:].strip(_HEX):
         return True
     return _DIGEST(segment) is not None
+
+
+def own_read(user_agent: object) -> bool:
+    """True for a request the image inspector made (its User-Agent starts with ``regslo-inspector/``)."""
+    return isinstance(user_agent, str) and user_agent.startswith(INSPECTOR_PRODUCT)
 
 
 def classify(method: str, uri: str) -> tuple[str, str | None]:

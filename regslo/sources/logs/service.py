@@ -41,8 +41,10 @@ class LogService:
         saved_sources = saved.get("sources", {}) if saved else None
         self.followers: list[SourceFollower] = []
         self.webhooks = {}
+        self._push_subscribers: list = []
         for source in logs_config.sources:
-            parser = make_parser(source.format, {"log_format": source.log_format, "tags": self.tags, "seen": self.seen})
+            parser = make_parser(source.format, {"log_format": source.log_format, "tags": self.tags, "seen": self.seen,
+                                                 "on_push": self._manifest_pushed})
             sink = self.metrics.sink(source.registry, source.label)
             if source.format == "distribution-gc":
                 sink.declare_gc()
@@ -87,6 +89,15 @@ class LogService:
             self.tag_store.path.unlink(missing_ok=True)
         except (CheckpointError, OSError, TypeError) as exc:
             log.warning("ignoring saved tag memory: %s", exc)
+
+    def subscribe(self, callback) -> None:
+        """Call ``callback(registry, repository, tag, digest, media_type)`` for every manifest push event
+        (webhook or notifications file). It runs under the metrics lock: it must return at once."""
+        self._push_subscribers.append(callback)
+
+    def _manifest_pushed(self, *event) -> None:
+        for callback in self._push_subscribers:
+            callback(*event)
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> None:

@@ -51,8 +51,15 @@ def test_export_is_an_openslo_v1_slo_with_a_ratio_metric(config):
     assert doc["spec"]["objectives"] == [{"displayName": "99.9%", "target": 0.999}]
     assert doc["spec"]["timeWindow"] == [{"duration": "30d", "isRolling": True}]
     cond = doc["spec"]["alertPolicies"][0]["spec"]["conditions"][0]["spec"]
+    # alertAfter is how long the condition must hold before alerting (OpenSLO README, AlertCondition notes);
+    # the generated Prometheus alert has no `for:`, so 0m, and the 5m short window is in the description
     assert cond == {"severity": "page", "condition": {"kind": "burnrate", "op": "gt", "threshold": 14.4,
-                                                      "lookbackWindow": "1h", "alertAfter": "5m"}}
+                                                      "lookbackWindow": "1h", "alertAfter": "0m"}}
+    assert "over both 1h and 5m" in doc["spec"]["alertPolicies"][0]["spec"]["description"]
+    rules = yaml.safe_load(Path(EXAMPLE.parents[1] / "alerts" / "pull-availability.rules.yml").read_text())
+    page = next(r for r in rules["groups"][0]["rules"] if r.get("alert") == "RegsloBurnRatePage"
+                and r["labels"]["long_window"] == "1h")
+    assert "for" not in page  # what alertAfter: 0m states
 
 
 def test_export_then_import_round_trips_every_example_slo(config):

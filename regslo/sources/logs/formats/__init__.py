@@ -37,7 +37,7 @@ def make_parser(fmt: str, options: dict[str, Any] | None = None) -> Parser:
         return AccessParser.nginx(options.get("log_format"))
     if fmt == "notifications":
         from regslo.sources.logs.formats.notifications import NotificationParser
-        return NotificationParser(tags=options.get("tags"), seen=options.get("seen"))
+        return NotificationParser(tags=options.get("tags"), seen=options.get("seen"), on_push=options.get("on_push"))
     if fmt == "harbor-audit":
         from regslo.sources.logs.formats.harbor import HarborAuditParser
         return HarborAuditParser()

@@ -7,16 +7,20 @@ import re
 
 from regslo.config.logs import LOG_FORMAT_VARIABLE, log_format_problem
 from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
-from regslo.sources.logs.classify import classify
+from regslo.sources.logs.classify import INSPECTOR_PRODUCT, classify, own_read
 
 _Q = r'(?:[^"\\]|\\.)*'  # inside double quotes, with backslash escapes
 _COMBINED = (r'^\S+ \S+ (?:\S+|"' + _Q + r'") \[[^\]]*\] "(?P<request>' + _Q + r')" (?P<status>\d{3}) '
-             r'(?P<body_bytes_sent>\d+|-)(?: "' + _Q + r'" "' + _Q + r'")?')
+             r'(?P<body_bytes_sent>\d+|-)(?: "' + _Q + r'" "(?P<http_user_agent>' + _Q + r')")?')
 COMBINED_FORMAT = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
                    '"$http_referer" "$http_user_agent"')
 NGINX_FORMAT = COMBINED_FORMAT + " $request_time $upstream_response_time"
 _CAPTURED = {"request", "request_method", "request_uri", "status", "body_bytes_sent", "bytes_sent",
-             "request_time"}
+             "request_time", "http_user_agent", "upstream_cache_status"}
+_OWN_MARK = '"' + INSPECTOR_PRODUCT  # cheap pre-check before reading the User-Agent field
+# nginx $upstream_cache_status values; "-" (no cache involved) and anything else count as "none"
+CACHE_STATUSES = ("HIT", "MISS", "EXPIRED", "BYPASS", "STALE", "UPDATING", "REVALIDATED")
+_CACHE = {s: s for s in CACHE_STATUSES}
 
 
 def compile_log_format(log_format: str) -> re.Pattern:
@@ -59,6 +63,7 @@ class AccessParser:
     def __init__(self, pattern: re.Pattern, has_time: bool):
         self._match = pattern.match
         self._has_time = has_time
+        self._has_cache = "upstream_cache_status" in pattern.groupindex
 
     @classmethod
     def combined(cls) -> "AccessParser":
@@ -74,6 +79,8 @@ class AccessParser:
         if m is None:
             return MALFORMED if line.strip() else IGNORED
         groups = m.groupdict()
+        if _OWN_MARK in line and own_read(groups.get("http_user_agent")):
+            return IGNORED  # regslo's image inspector, not a user
         status = groups["status"]
         if len(status) != 3 or not status.isdigit():
             return MALFORMED
@@ -96,6 +103,8 @@ class AccessParser:
             if duration is not None and not 0 <= duration < 1e9:
                 duration = None
         sink.request(operation, status, nbytes, repo, duration)
+        if self._has_cache:
+            sink.cache(operation, _CACHE.get(groups.get("upstream_cache_status") or "", "none"))
         return PARSED
 
 
@@ -108,6 +117,14 @@ def parse_access_line(line: str) -> tuple[str, str, str, int] | None:
     method, uri = (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
     size = m.group("body_bytes_sent")
     return method, uri, m.group("status"), int(size) if size.isdigit() else 0
+
+
+def own_access_line(line: str) -> bool:
+    """True for a combined access line of a request by regslo's image inspector."""
+    if _OWN_MARK not in line:
+        return False
+    m = _COMBINED_RE.match(line)
+    return m is not None and own_read(m.group("http_user_agent"))
 
 
 _COMBINED_RE = re.compile(_COMBINED)

@@ -16,8 +16,8 @@ from bisect import bisect_left
 import orjson
 
 from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
-from regslo.sources.logs.classify import classify, parse_go_duration
-from regslo.sources.logs.formats.access import parse_access_line
+from regslo.sources.logs.classify import INSPECTOR_PRODUCT, classify, own_read, parse_go_duration
+from regslo.sources.logs.formats.access import own_access_line, parse_access_line
 
 _COMPLETED = "response completed"
 _WITH_ERROR = "response completed with error"
@@ -58,6 +58,8 @@ def error_request_id(line: bytes) -> bytes | None:
         return None
     m = _ANY_ID.search(line)
     return m.group(1) if m else None
+
+_OWN_JSON = '"http.request.useragent":"' + INSPECTOR_PRODUCT  # the image inspector's requests: not users'
 
 
 def _fields_ok(method, uri, status, written, duration) -> bool:
@@ -149,6 +151,9 @@ class JsonParser:
                 if msg is None:
                     msg = d.get("message")  # logrus' logstash formatter
                 if type(msg) is str and msg.startswith(_COMPLETED):
+                    if own_read(d.get("http.request.useragent")):
+                        ignored += 1  # the image inspector's own read, not a user's request
+                        continue
                     method = d.get("http.request.method")
                     uri = d.get("http.request.uri")
                     status = d.get("http.response.status")
@@ -212,6 +217,8 @@ class JsonParser:
     def feed(self, line: str, sink: Sink, duration_only: bool = False) -> str:
         at = line.find('"msg":"response completed')
         if at >= 0:
+            if _OWN_JSON in line:
+                return IGNORED
             fast = _fast_fields(line)
             rid = None
             if fast is not None and line.startswith(" with error", at + 25):
@@ -243,7 +250,7 @@ class JsonParser:
         if not isinstance(d, dict):
             return MALFORMED
         msg = d.get("msg", d.get("message"))  # "message": logrus' logstash formatter
-        if not isinstance(msg, str) or not msg.startswith(_COMPLETED):
+        if not isinstance(msg, str) or not msg.startswith(_COMPLETED) or own_read(d.get("http.request.useragent")):
             return IGNORED
         rid = d.get("http.request.id") if msg.startswith(_WITH_ERROR) else None
         return _record(sink, d.get("http.request.method"), d.get("http.request.uri"), d.get("http.response.status"),
@@ -306,7 +313,7 @@ class TextParser:
         if 'msg="response completed' not in line:
             return IGNORED
         d = parse_logfmt(line)
-        if not d.get("msg", "").startswith(_COMPLETED):
+        if not d.get("msg", "").startswith(_COMPLETED) or own_read(d.get("http.request.useragent")):
             return IGNORED
         status = d.get("http.response.status", "")
         written = d.get("http.response.written")
@@ -334,6 +341,8 @@ class MixedParser:
         parsed = parse_access_line(line)
         if parsed is None:
             return MALFORMED if line.strip() else IGNORED
+        if own_access_line(line):
+            return IGNORED
         method, uri, status, nbytes = parsed
         operation, repo = classify(method, uri)
         sink.request(operation, status, nbytes, repo)

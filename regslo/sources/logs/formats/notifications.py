@@ -12,6 +12,7 @@ from collections import OrderedDict
 from typing import Any
 
 from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
+from regslo.sources.logs.classify import own_read
 
 ACTIONS = ("push", "pull", "mount", "delete")
 MEDIA_TYPES = frozenset((
@@ -101,9 +102,12 @@ def envelope_events(doc: Any) -> list | None:
 
 
 class NotificationParser:
-    def __init__(self, tags: TagMemory | None = None, seen: BoundedLRU | None = None):
+    def __init__(self, tags: TagMemory | None = None, seen: BoundedLRU | None = None, on_push: Any = None):
         self.tags = tags if tags is not None else TagMemory()
         self.seen = seen if seen is not None else BoundedLRU(100_000)
+        # called as on_push(registry, repository, tag or None, digest, media_type) for each manifest push
+        # (the image inspector); must not block: it runs under the metrics lock
+        self.on_push = on_push
 
     def feed(self, line: str, sink: Sink) -> str:
         if not line.strip():
@@ -134,6 +138,9 @@ class NotificationParser:
             return False
         if self.seen.seen((sink.registry, event_id)):
             return True
+        request = event.get("request")
+        if isinstance(request, dict) and own_read(request.get("useragent")):
+            return True  # the image inspector's own reads are not users' pulls
         media = target.get("mediaType")
         media = media if isinstance(media, str) and media in MEDIA_TYPES else "other"
         repo = target.get("repository")
@@ -151,4 +158,6 @@ class NotificationParser:
                                        when if isinstance(when, str) else None)
             elif action == "delete":
                 self.tags.delete(sink.registry, repo, digest)
+            if action == "push" and self.on_push is not None and media in MANIFEST_TYPES:
+                self.on_push(sink.registry, repo, tag if isinstance(tag, str) and tag else None, digest, media)
         return True

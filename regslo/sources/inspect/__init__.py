@@ -1,0 +1,1 @@
+"""The image inspector: what users push (image size, signatures, SBOMs, scans, provenance)."""

@@ -1,0 +1,300 @@
+"""The image inspector: reads each pushed image of the selected repositories once, ``delay`` after its push.
+
+Fed by manifest push events (the notifications webhook or a notifications file, through
+``LogService.subscribe``). ``submit`` never blocks and never does I/O: it filters the event and appends it
+to a bounded queue (overflow is counted in ``regslo_inspect_dropped_total``). One worker thread takes the
+queue in push order, waits until an event is ``delay`` old, keeps to ``max_per_minute``, and reads:
+
+1. the manifest (for an index, each platform manifest): size = distinct config + layer bytes it references;
+2. the artifacts that refer to it: the OCI 1.1 referrers API, else the referrers tag schema
+   (``sha256-<hex>``), and cosign's tags (``sha256-<hex>.sig``, ``.att``, ``.sbom``); docker buildx
+   attestation manifests inside an index count too.
+
+Every read of one image shares one deadline; a failure is counted with a bounded reason and the image is
+not tried again. Artifacts (signatures, SBOMs, attestations, anything with a subject or non-image layers)
+are never counted as images. All requests carry ``INSPECTOR_USER_AGENT`` so log-derived SLIs skip them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from regslo.config.inspect import InspectConfig
+from regslo.oci.errors import REASONS, OCIError
+from regslo.sli.buckets import IMAGE_SIZE_BUCKETS
+from regslo.sources.inspect.kinds import (COSIGN_SUFFIXES, INDEX_TYPES, KINDS, MANIFEST_TYPES,
+                                          descriptor_kind, is_artifact_tag, kind_of, manifest_is_artifact)
+from regslo.sources.logs.classify import INSPECTOR_USER_AGENT
+from regslo.sources.logs.formats.notifications import BoundedLRU
+
+log = logging.getLogger("regslo.inspect")
+FAILURE_REASONS = (*REASONS, "invalid_manifest")
+SKIP_REASONS = ("not_selected", "untagged", "artifact", "duplicate")
+MAX_PLATFORMS = 64  # platform manifests read per index
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the distribution spec's suggested manifest limit
+DUPLICATE_MEMORY = 100_000  # (registry, repository, digest) remembered to inspect each image once
+
+
+class InvalidManifest(Exception):
+    """A manifest regslo cannot read as an OCI/Docker image manifest or index."""
+
+
+@dataclass(frozen=True)
+class Push:
+    registry: str
+    repository: str
+    digest: str
+    tag: str
+    due: float  # time.monotonic() when it may be read
+
+
+@dataclass
+class Inspection:
+    size: int = 0
+    kinds: set[str] = field(default_factory=set)
+
+
+class InspectMetrics:
+    def __init__(self, registry: CollectorRegistry, registries: tuple[str, ...]):
+        r = registry
+        self.size = Histogram("regslo_pushed_image_size_bytes",
+                              "Bytes of the config and layers of each inspected pushed image (all platforms "
+                              "of an index, each blob once).", ["registry"], buckets=IMAGE_SIZE_BUCKETS, registry=r)
+        self.inspected = Counter("regslo_pushed_images_inspected", "Pushed images the inspector read.",
+                                 ["registry"], registry=r)
+        self.with_artifact = Counter("regslo_pushed_images_with_artifact",
+                                     "Inspected pushed images with at least one artifact of the kind attached.",
+                                     ["registry", "kind"], registry=r)
+        self.failures = Counter("regslo_inspect_failures", "Pushed images the inspector could not read, by reason.",
+                                ["registry", "reason"], registry=r)
+        self.dropped = Counter("regslo_inspect_dropped", "Manifest pushes dropped because the inspector queue "
+                                                         "was full.", ["registry"], registry=r)
+        self.skipped = Counter("regslo_inspect_skipped", "Manifest pushes not inspected, by reason (not_selected, "
+                                                         "untagged, artifact, duplicate).", ["registry", "reason"],
+                               registry=r)
+        self.queue = Gauge("regslo_inspect_queue_length", "Manifest pushes waiting for the inspector.", registry=r)
+        for name in registries:
+            self.size.labels(name)
+            self.inspected.labels(name)
+            self.dropped.labels(name)
+            for kind in KINDS:
+                self.with_artifact.labels(name, kind)
+            for reason in SKIP_REASONS:
+                self.skipped.labels(name, reason)
+
+
+class Inspector:
+    def __init__(self, config: Any, registry: CollectorRegistry, clients: dict[str, Any] | None = None):
+        self.settings: InspectConfig = config.inspect
+        self.registries = {r.name: r for r in config.registries if r.name in self.settings.registries}
+        self.metrics = InspectMetrics(registry, tuple(self.registries))
+        self._clients = dict(clients or {})
+        self._queue: deque[Push] = deque()
+        self._cond = threading.Condition()
+        self._seen = BoundedLRU(DUPLICATE_MEMORY)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._spacing = 60.0 / self.settings.max_per_minute
+        self._next_start = 0.0
+        self.metrics.queue.set_function(lambda: len(self._queue))
+
+    # -- intake (called by the notification parser, under the log metrics lock: O(1), no I/O) ------------
+    def submit(self, registry: str, repository: str, tag: str | None, digest: str, media_type: str | None = None) -> bool:
+        """Queue one manifest push; True if queued."""
+        if registry not in self.registries:
+            return False
+        m = self.metrics
+        if not self.settings.selects(repository):
+            m.skipped.labels(registry, "not_selected").inc()
+            return False
+        if not tag:
+            m.skipped.labels(registry, "untagged").inc()  # platform manifests of an index, referrers artifacts
+            return False
+        if is_artifact_tag(tag):
+            m.skipped.labels(registry, "artifact").inc()
+            return False
+        with self._cond:
+            if len(self._queue) >= self.settings.queue_size:
+                m.dropped.labels(registry).inc()
+                return False
+            if self._seen.seen((registry, repository, digest)):
+                m.skipped.labels(registry, "duplicate").inc()  # the same image under another tag
+                return False
+            self._queue.append(Push(registry, repository, digest, tag, time.monotonic() + self.settings.delay))
+            self._cond.notify()
+        return True
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="regslo-inspect", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=self.settings.timeout + 5)
+            self._thread = None
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def _client(self, name: str) -> Any:
+        client = self._clients.get(name)
+        if client is None:
+            from regslo.oci.client import RegistryClient
+            client = self._clients[name] = RegistryClient(self.registries[name], timeout=self.settings.timeout,
+                                                          user_agent=INSPECTOR_USER_AGENT)
+        return client
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                while not self._queue and not self._stop.is_set():
+                    self._cond.wait()
+                if self._stop.is_set():
+                    return
+                head = self._queue[0]
+            now = time.monotonic()
+            start = max(head.due, self._next_start)
+            if start > now:
+                self._stop.wait(start - now)
+                continue  # re-check stop and the head
+            with self._cond:
+                push = self._queue.popleft()
+            self._next_start = time.monotonic() + self._spacing
+            self.inspect_one(push)
+
+    def inspect_one(self, push: Push) -> Inspection | None:
+        """Read one pushed image and count what was found; None if it failed or is an artifact."""
+        m = self.metrics
+        deadline = time.monotonic() + self.settings.timeout
+        try:
+            result = inspect_image(self._client(push.registry), push.repository, push.digest, deadline)
+        except OCIError as exc:
+            m.failures.labels(push.registry, exc.reason).inc()
+            log.info("inspecting %s@%s on %s failed: %s", push.repository, push.digest, push.registry, exc)
+            return None
+        except InvalidManifest as exc:
+            m.failures.labels(push.registry, "invalid_manifest").inc()
+            log.info("inspecting %s@%s on %s: %s", push.repository, push.digest, push.registry, exc)
+            return None
+        except Exception:  # noqa: BLE001 - a bug must not stop the inspector; counted, logged
+            m.failures.labels(push.registry, "other").inc()
+            log.exception("inspecting %s@%s on %s", push.repository, push.digest, push.registry)
+            return None
+        if result is None:
+            m.skipped.labels(push.registry, "artifact").inc()
+            return None
+        m.inspected.labels(push.registry).inc()
+        m.size.labels(push.registry).observe(result.size)
+        for kind in sorted(result.kinds):
+            m.with_artifact.labels(push.registry, kind).inc()
+        return result
+
+
+# -- reading one image ----------------------------------------------------------------------------------
+def _manifest(client: Any, repo: str, reference: str, deadline: float) -> tuple[str, dict]:
+    got = client.get_manifest(repo, reference, deadline=deadline)
+    if len(got.body) > MAX_MANIFEST_BYTES:
+        raise InvalidManifest(f"manifest {reference} larger than {MAX_MANIFEST_BYTES} bytes")
+    try:
+        doc = json.loads(got.body)
+    except ValueError:
+        raise InvalidManifest(f"manifest {reference} is not JSON") from None
+    if not isinstance(doc, dict) or doc.get("schemaVersion") != 2:
+        raise InvalidManifest(f"manifest {reference} is not a schema 2 manifest or index")
+    media = doc.get("mediaType") if isinstance(doc.get("mediaType"), str) else got.media_type
+    return media, doc
+
+
+def _optional_manifest(client: Any, repo: str, reference: str, deadline: float) -> dict | None:
+    try:
+        return _manifest(client, repo, reference, deadline)[1]
+    except OCIError as exc:
+        if exc.reason == "not_found":
+            return None
+        raise
+
+
+def _blobs(doc: dict) -> dict[str, int]:
+    """digest -> size of the config and layers of an image manifest."""
+    out: dict[str, int] = {}
+    descs = [doc.get("config")] + list(doc.get("layers") or [])
+    for desc in descs:
+        if not isinstance(desc, dict):
+            raise InvalidManifest("manifest has a malformed descriptor")
+        digest, size = desc.get("digest"), desc.get("size")
+        if not isinstance(digest, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidManifest("manifest descriptor without digest or size")
+        out[digest] = size
+    return out
+
+
+def _layer_kinds(doc: dict, default: str) -> set[str]:
+    layers = [x for x in doc.get("layers") or [] if isinstance(x, dict)]
+    return {kind_of(x.get("mediaType"), x.get("annotations"), default) for x in layers} or {default}
+
+
+def inspect_image(client: Any, repo: str, digest: str, deadline: float) -> Inspection | None:
+    """Size and attached artifact kinds of the image ``repo@digest``; None when it is an artifact."""
+    media, doc = _manifest(client, repo, digest, deadline)
+    result = Inspection()
+    blobs: dict[str, int] = {}
+    if media in INDEX_TYPES or (media not in MANIFEST_TYPES and isinstance(doc.get("manifests"), list)):
+        if doc.get("subject") or doc.get("artifactType"):
+            return None
+        entries = [e for e in doc.get("manifests") or [] if isinstance(e, dict)]
+        if len(entries) > MAX_PLATFORMS:
+            raise InvalidManifest(f"index lists {len(entries)} manifests (more than {MAX_PLATFORMS})")
+        images = 0
+        for entry in entries:
+            ref = entry.get("digest")
+            if not isinstance(ref, str):
+                raise InvalidManifest("index entry without digest")
+            annotations = entry.get("annotations") if isinstance(entry.get("annotations"), dict) else {}
+            _, sub = _manifest(client, repo, ref, deadline)
+            if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+                result.kinds |= _layer_kinds(sub, "provenance")  # buildx: provenance / SBOM in the index
+                continue
+            if isinstance(sub.get("manifests"), list) or manifest_is_artifact(sub):
+                continue  # nested index or an artifact listed in the index: not a platform image
+            blobs.update(_blobs(sub))
+            images += 1
+        if not images:
+            return None
+    else:
+        if manifest_is_artifact(doc):
+            return None
+        blobs = _blobs(doc)
+    result.size = sum(blobs.values())
+    result.kinds |= referrer_kinds(client, repo, digest, deadline)
+    return result
+
+
+def referrer_kinds(client: Any, repo: str, digest: str, deadline: float) -> set[str]:
+    """Kinds of the artifacts whose subject is ``digest``: referrers API (else the referrers tag schema)
+    plus cosign's tag convention, which cosign uses unless told to use the referrers API."""
+    kinds: set[str] = set()
+    tag_base = digest.replace(":", "-")
+    descriptors = client.referrers(repo, digest, deadline=deadline)
+    if descriptors is None:  # no referrers API: the referrers tag schema (distribution spec 1.1)
+        index = _optional_manifest(client, repo, tag_base[:128], deadline)
+        manifests = index.get("manifests") if index else None
+        descriptors = [d for d in manifests if isinstance(d, dict)] if isinstance(manifests, list) else []
+    kinds |= {descriptor_kind(d) for d in descriptors}
+    for suffix, default in COSIGN_SUFFIXES.items():
+        found = _optional_manifest(client, repo, tag_base + suffix, deadline)
+        if found is not None:
+            kinds |= _layer_kinds(found, default)
+    return kinds

@@ -1,0 +1,97 @@
+"""The inspect: config section, the kind table, the artifact tests and the bounded, non-blocking intake."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from regslo.config import ConfigError, parse_config
+from regslo.sources.inspect.inspector import Inspector
+from regslo.sources.inspect.kinds import descriptor_kind, is_artifact_tag, kind_of, manifest_is_artifact
+from tests.unit.logs.support import series, total
+
+BASE = """
+registries: [{name: r1, url: 'http://127.0.0.1:5000'}, {name: r2, url: 'http://127.0.0.1:5001'}]
+logs: [{format: notifications, registry: r1}]
+"""
+
+
+def test_defaults_and_globs():
+    cfg = parse_config(BASE + "inspect: {repositories: ['prod/**', 'base/*', 'x?z']}")
+    ins = cfg.inspect
+    assert (ins.delay, ins.max_per_minute, ins.queue_size, ins.registries) == (600.0, 60, 10_000, ("r1",))
+    assert ins.selects("prod/a") and ins.selects("prod/a/b/c") and ins.selects("base/img")
+    assert not ins.selects("prod") and not ins.selects("production/a") and not ins.selects("base/a/b")
+    assert ins.selects("xyz") and not ins.selects("x/z") and not ins.selects("staging/prod/a")
+
+
+@pytest.mark.parametrize("section, key", [
+    ("{repositories: []}", "inspect.repositories"),
+    ("{delay: 1m}", "inspect.repositories"),
+    ("{repositories: ['Prod/**']}", "inspect.repositories[0]"),
+    ("{repositories: [a], delay: 2d}", "inspect.delay"),
+    ("{repositories: [a], max_per_minute: 0}", "inspect.max_per_minute"),
+    ("{repositories: [a], queue_size: -1}", "inspect.queue_size"),
+    ("{repositories: [a], registries: [nope]}", "inspect.registries[0]"),
+    ("{repositories: [a], speed: 3}", "inspect.speed"),
+])
+def test_bad_config_names_the_key(section, key):
+    with pytest.raises(ConfigError) as exc:
+        parse_config(BASE + f"inspect: {section}")
+    assert any(p.startswith(key + ":") for p in exc.value.problems), exc.value.problems
+
+
+def test_registry_without_notifications_is_a_warning():
+    cfg = parse_config(BASE + "inspect: {repositories: [a], registries: [r2]}")
+    assert any("r2" in w and "notifications" in w for w in cfg.warnings)
+
+
+def test_kind_table():
+    assert kind_of("application/vnd.dev.cosign.simplesigning.v1+json") == "signature"
+    assert kind_of("application/vnd.cncf.notary.signature") == "signature"
+    assert kind_of("application/vnd.CycloneDX+json") == "sbom"
+    assert kind_of("application/vnd.security.vulnerability.report; version=1.1") == "vulnerability_report"
+    assert kind_of("application/vnd.dsse.envelope.v1+json", {"predicateType": "https://slsa.dev/provenance/v1"}) == "provenance"
+    assert kind_of("application/vnd.in-toto+json", {"in-toto.io/predicate-type": "https://spdx.dev/Document"}) == "sbom"
+    assert kind_of("application/vnd.dev.sigstore.bundle.v0.3+json",
+                   {"dev.sigstore.bundle.predicateType": "https://cosign.sigstore.dev/attestation/vuln/v1"}) == "vulnerability_report"
+    assert kind_of("application/vnd.dev.sigstore.bundle.v0.3+json") == "signature"
+    assert kind_of("application/x-unknown") == "other"
+    assert descriptor_kind({"artifactType": "application/spdx+json"}) == "sbom"
+    assert descriptor_kind({"mediaType": "application/vnd.oci.image.manifest.v1+json"}) == "other"
+
+
+def test_artifact_tags_and_manifests():
+    hexd = "a" * 64
+    assert is_artifact_tag(f"sha256-{hexd}") and is_artifact_tag(f"sha256-{hexd}.sig")
+    assert is_artifact_tag(f"sha256-{hexd}.att") and is_artifact_tag(f"sha256-{hexd}.sbom")
+    assert not is_artifact_tag("v1") and not is_artifact_tag("sha256-abc") and not is_artifact_tag(None)
+    image = {"config": {"mediaType": "application/vnd.oci.image.config.v1+json"},
+             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip"}]}
+    assert not manifest_is_artifact(image)
+    assert manifest_is_artifact({**image, "subject": {"digest": "sha256:" + hexd}})
+    assert manifest_is_artifact({**image, "artifactType": "application/spdx+json"})
+    assert manifest_is_artifact({**image, "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json"}]})
+    assert manifest_is_artifact({**image, "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json"}})
+
+
+def test_intake_is_bounded_counts_overflow_and_never_blocks():
+    cfg = parse_config(BASE + "inspect: {repositories: ['prod/**'], queue_size: 100}")
+    reg = CollectorRegistry()
+    ins = Inspector(cfg, reg)  # not started: nothing leaves the queue
+    t = time.perf_counter()
+    queued = sum(ins.submit("r1", "prod/app", f"v{i}", f"sha256:{i:064x}") for i in range(150))
+    elapsed = time.perf_counter() - t
+    assert queued == 100 and series(reg, "regslo_inspect_dropped_total") == {("r1",): 50}
+    assert total(reg, "regslo_inspect_queue_length") == 100
+    assert elapsed < 1.0  # 150 submits; each is O(1) without I/O
+    assert not ins.submit("r1", "staging/app", "v1", "sha256:" + "1" * 64)
+    assert not ins.submit("r1", "prod/app", None, "sha256:" + "2" * 64)
+    assert not ins.submit("r1", "prod/app", "sha256-" + "3" * 64 + ".sig", "sha256:" + "4" * 64)
+    assert not ins.submit("r2", "prod/app", "v1", "sha256:" + "5" * 64)  # not an inspected registry
+    skipped = {r: v for (r, _reg), v in series(reg, "regslo_inspect_skipped_total").items()}
+    assert skipped == {"not_selected": 1, "untagged": 1, "artifact": 1, "duplicate": 0}
+    # every kind exists at zero from the start, so ratios are 0 rather than empty
+    assert len(series(reg, "regslo_pushed_images_with_artifact_total")) == 5
