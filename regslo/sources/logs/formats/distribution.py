@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_left
+from collections import Counter
+from functools import partial
 
 import orjson
 
 from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
-from regslo.sources.logs.classify import INSPECTOR_PRODUCT, classify, own_read, parse_go_duration
+from regslo.sources.logs.classify import INSPECTOR_PRODUCT, OPERATIONS, classify, own_read, parse_go_duration
 from regslo.sources.logs.formats.access import own_access_line, parse_access_line
 
 _COMPLETED = "response completed"
@@ -133,10 +135,12 @@ class JsonParser:
         """
         parsed = ignored = malformed = 0
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        seen, buckets, units = self.ids.repeat, sink.metrics.buckets, _UNIT_DIGITS
-        counts: dict[tuple, list[int]] = {}
-        hists: dict[str, list[int]] = {}
-        sums: dict[str, float] = {}
+        seen, units, own = self.ids.repeat, _UNIT_DIGITS, INSPECTOR_PRODUCT
+        # per request only appends and one addition; the counting happens in C at the end (Counter, sum)
+        keys: list[tuple] = []
+        append_key = keys.append
+        nbytes = dict.fromkeys(OPERATIONS, 0)
+        seconds_by_op: dict[str, list[float]] = {op: [] for op in OPERATIONS}
         codes = _CODES
         for raw in lines:
             if raw is None:
@@ -151,7 +155,8 @@ class JsonParser:
                 if msg is None:
                     msg = d.get("message")  # logrus' logstash formatter
                 if type(msg) is str and msg.startswith(_COMPLETED):
-                    if own_read(d.get("http.request.useragent")):
+                    agent = d.get("http.request.useragent")
+                    if type(agent) is str and agent.startswith(own):  # as own_read(), inlined
                         ignored += 1  # the image inspector's own read, not a user's request
                         continue
                     method = d.get("http.request.method")
@@ -177,19 +182,9 @@ class JsonParser:
                                         ignored += 1  # a further errors[] entry of a counted response
                                         continue
                                 operation, repo = classify(method, uri)
-                                key = (operation, codes[status], repo)
-                                c = counts.get(key)
-                                if c is None:
-                                    counts[key] = [1, written]
-                                else:
-                                    c[0] += 1
-                                    c[1] += written
-                                hist = hists.get(operation)
-                                if hist is None:
-                                    hist = hists[operation] = sink.new_buckets()
-                                    sums[operation] = 0.0
-                                hist[bisect_left(buckets, seconds)] += 1
-                                sums[operation] += seconds
+                                append_key((operation, codes[status], repo))
+                                nbytes[operation] += written
+                                seconds_by_op[operation].append(seconds)
                                 parsed += 1
                                 continue
                 elif raw[:1] == b"{":  # a json line that is not a request: the common case, decided here
@@ -202,8 +197,16 @@ class JsonParser:
                 ignored += 1
             else:
                 malformed += 1
-        if counts:
-            sink.add(counts, hists, sums)
+        if keys:
+            position = partial(bisect_left, sink.metrics.buckets)
+            hists, sums = {}, {}
+            for operation, values in seconds_by_op.items():
+                if values:
+                    hist = hists[operation] = sink.new_buckets()
+                    for index, n in Counter(map(position, values)).items():
+                        hist[index] = n
+                    sums[operation] = sum(values)
+            sink.add(Counter(keys), nbytes, hists, sums)
         return parsed, ignored, malformed
 
     def _feed_raw(self, raw: bytes, sink: Sink) -> str:
