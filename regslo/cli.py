@@ -1,4 +1,4 @@
-"""Command line: ``regslo run | probe | check-config | logs replay | generate | demo``.
+"""Command line: ``regslo run | probe | check-config | logs replay | generate | backtest | demo``.
 
 Each subcommand's flags and body live beside the code they drive (``add_arguments(parser)`` and
 ``main(args) -> int`` in the owning module); this file only wires them together, so adding a flag never
@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("regslo.commands.probe", "run one round of probes and print a table"),
     "check-config": ("regslo.commands.check_config", "validate a config file (exit 2 on problems)"),
     "generate": ("regslo.outputs.generate", "write Prometheus rules, rule tests, Alertmanager config and dashboards"),
+    "backtest": ("regslo.commands.backtest", "replay past data through the SLO rules: pages, tickets, SLI, what-if"),
     "demo": ("regslo.demo", "start local registries, Prometheus and Alertmanager, and run regslo against them"),
 }
 # nested groups: group -> {subcommand -> (module, help)}

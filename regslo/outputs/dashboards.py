@@ -83,10 +83,11 @@ def render(template: str, config: Any) -> str:
     except json.JSONDecodeError as exc:
         raise DashboardError(f"{template} rendered invalid JSON: {exc}") from None
     for panel in extras.panels(config, template.split(".", 1)[0]):
-        if panel["type"] != "row":  # a row declares no options
-            panel.setdefault("options", {})
-            for key, value in PANEL_OPTIONS.get(panel["type"], {}).items():
-                panel["options"].setdefault(key, json.loads(json.dumps(value)))
+        defaults = PANEL_OPTIONS.get(panel["type"])
+        if defaults:  # rows (and other option-less types) get no options object
+            options = panel.setdefault("options", {})
+            for key, value in defaults.items():
+                options.setdefault(key, json.loads(json.dumps(value)))
         doc["panels"].append(panel)
     layout(doc["panels"])
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -108,6 +108,12 @@ def test_demo_serves_probe_successes_for_both_regions_and_leaves_nothing_behind(
         up = httpx.get(f"http://127.0.0.1:{ports.prometheus}/api/v1/query", params={"query": 'up{job="regslo"}'},
                        timeout=5).json()
         assert up["status"] == "success"
+        # issue 8: the no-data ticket once fired five seconds after start; now it may not even be pending while
+        # the demo is healthy (its rule waits until the SLO's rules have been evaluated for no_data_after)
+        time.sleep(max(0.0, t0 + 20 - time.monotonic()))
+        nodata = httpx.get(f"http://127.0.0.1:{ports.prometheus}/api/v1/query",
+                           params={"query": 'ALERTS{alertname="RegsloSLINoData"}'}, timeout=5).json()
+        assert nodata["status"] == "success" and nodata["data"]["result"] == [], nodata
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -120,6 +126,7 @@ def test_demo_serves_probe_successes_for_both_regions_and_leaves_nothing_behind(
     assert proc.returncode == 0, out
     assert "regslo demo is running" in out and "regslo demo: stopped" in out
     assert round_line.search(out), out[-2000:]
+    assert "RegsloSLINoData" not in out and "TICKET" not in out, out[-2000:]
     assert not [pid for pid in children if _alive(pid)], "children still alive after SIGINT"
     assert not _processes_referring_to(str(workdir)), _processes_referring_to(str(workdir))
 

@@ -256,9 +256,7 @@ def _panel(title: str, queries: list[tuple[str, str]], *, type: str = "timeserie
         if instant:
             target.update({"instant": True, "format": "table"})
         targets.append(target)
-    options = ({"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-                "tooltip": {"mode": "multi", "sort": "desc"}} if type == "timeseries"
-               else {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}})
+    options: dict = {}  # every panel type's options come from dashboards.PANEL_OPTIONS
     return {"type": type, "title": title, "description": description,
             "datasource": {"type": "prometheus", "uid": "${datasource}"}, "gridPos": {"w": w, "h": h},
             "targets": targets,

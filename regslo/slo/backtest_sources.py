@@ -1,0 +1,292 @@
+"""Where a backtest's counter history comes from: a Prometheus server, or registry logs replayed by their
+own timestamps. Both give ``regslo.slo.backtest.Counter`` series per selector.
+
+Prometheus: the raw samples of every series a selector matches, read with instant queries of range
+selectors (``sel[Ns]`` at the chunk end), so the backtest sees exactly the samples ``increase()`` sees. A
+first ``count_over_time`` query sizes the chunks so that no series returns more than ``MAX_POINTS`` points
+in one response (the 11,000 points per series Prometheus allows a range query), and tells which selectors
+match nothing. Progress goes to stderr.
+
+Logs: the same parsers as the tailer (``regslo.sources.logs.formats``) feed a sink that notes each request
+with the timestamp of its line; the requests become the counters the tailer would export
+(``regslo_registry_requests_total``, ``regslo_registry_request_duration_seconds_bucket/_count``), sampled as
+if scraped at every evaluation time.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from bisect import bisect_left
+from datetime import datetime, timezone
+from typing import Callable, TextIO
+
+import httpx
+import numpy as np
+
+from regslo.sli.buckets import REQUEST_DURATION_BUCKETS
+from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED
+from regslo.slo.backtest import MS, Counter
+from regslo.slo.sli import Selector, le
+from regslo.sources.logs.formats import make_parser
+from regslo.sources.logs.pipeline import LineSplitter
+
+MAX_POINTS = 11_000  # Prometheus' limit per series in one range query
+CHUNK_POINTS = 10_000  # what we aim for, leaving room for uneven scrape density
+LOG_FORMATS = ("distribution", "distribution-json", "distribution-text", "combined", "nginx")
+
+
+class QueryError(Exception):
+    """Prometheus could not be reached or refused a query; the message is one line for the user."""
+
+
+class PrometheusSource:
+    def __init__(self, url: str, timeout: float = 60.0, progress: TextIO | None = sys.stderr,
+                 chunk_points: int = CHUNK_POINTS, client: httpx.Client | None = None):
+        self.url = url.rstrip("/")
+        self.client = client or httpx.Client(base_url=self.url, timeout=timeout)
+        self.progress = progress
+        self.chunk_points = chunk_points
+        self.queries = 0
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _query(self, expr: str, at: float) -> list[dict]:
+        self.queries += 1
+        try:
+            response = self.client.get("/api/v1/query", params={"query": expr, "time": f"{at:.3f}"})
+        except httpx.HTTPError as exc:
+            raise QueryError(f"cannot reach Prometheus at {self.url}: {type(exc).__name__}: {exc}"[:300]) from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise QueryError(f"Prometheus at {self.url} answered HTTP {response.status_code} "
+                             "without a JSON body (is it a Prometheus?)") from None
+        if response.status_code != 200 or body.get("status") != "success":
+            raise QueryError(f"Prometheus refused the query {expr[:120]!r}: "
+                             f"{body.get('errorType', response.status_code)}: {body.get('error', '')}"[:300])
+        data = body.get("data") or {}
+        return data.get("result") or []
+
+    def check(self) -> None:
+        """One cheap query, so an unreachable server is reported before any work."""
+        self._query("vector(1)", datetime.now(timezone.utc).timestamp())
+
+    def points_per_series(self, selector: Selector, start: float, end: float) -> int:
+        """The most samples any matching series has in [start, end]; 0 when nothing matches."""
+        span = max(int(math.ceil(end - start)), 1)
+        result = self._query(f"max(count_over_time({selector.promql()}[{span}s]))", end)
+        return int(float(result[0]["value"][1])) if result else 0
+
+    def fetch(self, selector: Selector, start: float, end: float, label: str = "") -> list[Counter]:
+        """Every sample of every series ``selector`` matches in [start, end], in chunks."""
+        points = self.points_per_series(selector, start, end)
+        if points == 0:
+            return []
+        chunks = max(1, math.ceil(points / self.chunk_points))
+        span_ms = int(math.ceil((end - start) * MS))
+        edges = [int(round(start * MS)) + span_ms * i // chunks for i in range(chunks + 1)]
+        series: dict[tuple, tuple[dict, list, list]] = {}
+        tty = self.progress is not None and getattr(self.progress, "isatty", lambda: False)()
+        for i, (a, b) in enumerate(zip(edges, edges[1:])):
+            if self.progress is not None:
+                text = f"backtest: fetching {label or selector.metric}: chunk {i + 1}/{chunks}"
+                self.progress.write(f"\r{text}  " if tty else f"{text}\n")
+                self.progress.flush()
+            # a range selector [r] at time b holds samples in [b - r, b]; shared edges are de-duplicated
+            for item in self._query(f"{selector.promql()}[{max(b - a, 1)}ms]", b / MS):
+                labels = dict(item.get("metric") or {})
+                key = tuple(sorted(labels.items()))
+                _, ts, vs = series.setdefault(key, (labels, [], []))
+                for t, v in item.get("values") or []:
+                    t_ms = int(round(float(t) * MS))
+                    if not ts or t_ms > ts[-1]:
+                        ts.append(t_ms)
+                        vs.append(float(v))
+        if tty:
+            self.progress.write("\n")
+        return [Counter(labels, np.array(ts, dtype=np.int64), np.array(vs)) for labels, ts, vs in series.values()]
+
+
+# -- logs ------------------------------------------------------------------------------------------------
+_ISO = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?")
+_CLF = re.compile(r"\[(\d\d)/(\w{3})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})\]")
+_MONTHS = {m: i + 1 for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                          "Nov", "Dec"))}
+
+
+def line_time(line: str) -> float | None:
+    """The timestamp of a log line (combined/nginx ``[27/Nov/2026:07:45:40 +0000]``, logrus ``time=`` or any
+    RFC 3339 time), as Unix seconds; None when the line has none."""
+    m = _CLF.search(line)
+    if m:
+        day, mon, year, hh, mm, ss, off = m.groups()
+        if mon not in _MONTHS:
+            return None
+        sign = 1 if off[0] == "+" else -1
+        offset = sign * (int(off[1:3]) * 3600 + int(off[3:5]) * 60)
+        try:
+            dt = datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss), tzinfo=timezone.utc)
+        except ValueError:
+            return None
+        return dt.timestamp() - offset
+    m = _ISO.search(line)
+    if m:
+        date, clock, frac, zone = m.groups()
+        try:
+            dt = datetime.fromisoformat(f"{date}T{clock}")
+        except ValueError:
+            return None
+        seconds = dt.replace(tzinfo=timezone.utc).timestamp() + (float(frac) if frac else 0.0)
+        if zone and zone != "Z":
+            z = zone.replace(":", "")
+            seconds -= (1 if z[0] == "+" else -1) * (int(z[1:3]) * 3600 + int(z[3:5]) * 60)
+        return seconds
+    return None
+
+
+class _TimedSink:
+    """Duck-types ``regslo.sli.log_metrics.Sink`` for the parsers: notes each request (time, operation, code)
+    and each duration (time, operation, seconds) with the time of the line being parsed. Like the real sink,
+    a request with a duration also counts in the duration histogram."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.requests: list[tuple[float, str, str]] = []
+        self.durations: list[tuple[float, str, float]] = []
+        self.tags = None
+
+    def request(self, operation: str, code: str, nbytes: int | None, repository: str | None,
+                duration: float | None = None) -> None:
+        self.requests.append((self.now, operation, str(code)))
+        if duration is not None:
+            self.duration(operation, duration)
+
+    def duration(self, operation: str, seconds: float) -> None:
+        self.durations.append((self.now, operation, seconds))
+
+    def event(self, *args, **kwargs) -> None:
+        pass
+
+    def tag_overwrite(self) -> None:
+        pass
+
+    def lines(self, *args, **kwargs) -> None:
+        pass
+
+
+class LogRequests:
+    """Requests from log files by line time: ``requests`` (t, registry, operation, code) and ``durations``
+    (t, registry, operation, seconds). ``lines`` counts parsed/ignored/malformed/untimed lines."""
+
+    def __init__(self):
+        self.requests: list[tuple[float, str, str, str]] = []
+        self.durations: list[tuple[float, str, str, float]] = []
+        self.lines = {PARSED: 0, IGNORED: 0, MALFORMED: 0, "untimed": 0}
+
+    def read(self, fmt: str, registry: str, path: str, max_line_bytes: int = 65536) -> None:
+        """Parse one file with the tailer's parser (``OSError`` when unreadable, ``ValueError`` on a bad format)."""
+        if fmt not in LOG_FORMATS:
+            raise ValueError(f"format {fmt!r} has no request lines to backtest (use one of {', '.join(LOG_FORMATS)})")
+        parser = make_parser(fmt)
+        sink = _TimedSink()
+        splitter = LineSplitter(max_line_bytes)
+        last = None
+        with open(path, "rb") as stream:
+            pending = b""
+            while True:
+                chunk = stream.read(4 * 1024 * 1024)
+                data = pending + chunk if pending else chunk
+                lines, consumed = splitter.feed(data, final=not chunk)
+                pending = data[consumed:]
+                for raw in lines:
+                    if raw is None:
+                        self.lines[MALFORMED] += 1
+                        continue
+                    try:
+                        line = raw.rstrip(b"\r").decode("utf-8")
+                    except UnicodeDecodeError:
+                        self.lines[MALFORMED] += 1
+                        continue
+                    t = line_time(line)
+                    if t is None:
+                        if last is None:  # a request before any timed line cannot be placed
+                            self.lines["untimed"] += 1
+                            continue
+                        t = last
+                    last = t
+                    sink.now = t
+                    try:
+                        outcome = parser.feed(line, sink)
+                    except Exception:  # parsers never raise by contract; count it like the tailer does
+                        outcome = MALFORMED
+                    self.lines[outcome if outcome in self.lines else MALFORMED] += 1
+                if not chunk:
+                    break
+        self.requests += [(t, registry, op, code) for t, op, code in sink.requests]
+        self.durations += [(t, registry, op, seconds) for t, op, seconds in sink.durations]
+
+    def span(self) -> tuple[float, float] | None:
+        times = [r[0] for r in self.requests] + [r[0] for r in self.durations]
+        return (min(times), max(times)) if times else None
+
+    def counters(self, selector: Selector, scrape_ms: np.ndarray) -> list[Counter]:
+        """The series the tailer would export that ``selector`` matches, scraped at ``scrape_ms``: each
+        appears at the first scrape after its first request (like a fresh prometheus_client child)."""
+        name = selector.metric
+        keyed: dict[tuple, list[float]] = {}
+        if name == "regslo_registry_requests_total":
+            rows = [(t, {"registry": r, "operation": op, "code": code}) for t, r, op, code in self.requests]
+        elif name == "regslo_registry_request_duration_seconds_count":
+            rows = [(t, {"registry": r, "operation": op}) for t, r, op, _ in self.durations]
+        elif name == "regslo_registry_request_duration_seconds_bucket":
+            bound = next((m.value for m in selector.matchers if m.label == "le" and m.op == "="), None)
+            rows = [(t, {"registry": r, "operation": op, "le": bound}) for t, r, op, seconds in self.durations
+                    if bound is not None and _within(seconds, bound)]
+        else:
+            rows = []
+        for t, labels in rows:
+            if selector.matches(name, labels):
+                keyed.setdefault(tuple(sorted(labels.items())), []).append(t)
+        out = []
+        for key, times in keyed.items():
+            ms = np.sort(np.round(np.array(times) * MS).astype(np.int64))
+            counts = np.searchsorted(ms, scrape_ms, side="right").astype(np.float64)
+            present = counts > 0
+            if present.any():
+                out.append(Counter(dict(key), scrape_ms[present], counts[present]))
+        return out
+
+
+def _within(duration: float, bound: str) -> bool:
+    """Is ``duration`` counted in the bucket ``le=bound`` (the tailer bins with bisect_left on the bounds)."""
+    bounds = REQUEST_DURATION_BUCKETS
+    values = {le(b): i for i, b in enumerate(bounds)}
+    if bound == "+Inf":
+        return True
+    if bound not in values:
+        return duration <= float(bound)
+    return bisect_left(bounds, duration) <= values[bound]
+
+
+def parse_time(text: str, now: Callable[[], float]) -> float:
+    """``now``, ``now-7d``, Unix seconds or RFC 3339 (``2026-11-01T00:00:00Z``); ValueError otherwise."""
+    from regslo.units import parse_duration
+    text = text.strip()
+    if text == "now":
+        return now()
+    if text.startswith("now-"):
+        return now() - parse_duration(text[4:])
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"expected Unix seconds, RFC 3339 (2026-11-01T00:00:00Z) or now-7d, got {text!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
