@@ -7,7 +7,8 @@ Two formats, one line per record on stderr:
 
 Structured fields are whatever a call passes with ``extra={...}`` (for example
 ``log.warning("probe failed", extra={"registry": "us", "probe": "pull"})``); they follow the four fixed
-keys. Levels are ``debug``, ``info``, ``warn``, ``error``; ``warning`` is accepted for the old
+keys. Secrets regslo has sent, and Authorization-shaped values, are removed from messages, fields and
+tracebacks (``regslo.redact``). Levels are ``debug``, ``info``, ``warn``, ``error``; ``warning`` is accepted for the old
 ``--log-level`` flag. A traceback goes into one ``exc`` field, so each record stays one line.
 """
 
@@ -19,6 +20,8 @@ import logging
 import sys
 import time
 from typing import Any
+
+from regslo.redact import redact
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 FORMATS = ("logfmt", "json")
@@ -49,13 +52,13 @@ def fields(record: logging.LogRecord) -> dict[str, Any]:
         "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
         "level": _NAMES.get(record.levelno, record.levelname.lower()),
         "logger": record.name,
-        "msg": record.getMessage(),
+        "msg": redact(record.getMessage()),
     }
     for key, value in vars(record).items():
         if key not in _STANDARD and not key.startswith("_") and key not in out:
-            out[key] = value
+            out[key] = redact(value) if isinstance(value, str) else value
     if record.exc_info:
-        out["exc"] = logging.Formatter().formatException(record.exc_info)
+        out["exc"] = redact(logging.Formatter().formatException(record.exc_info))
     return out
 
 

@@ -50,3 +50,21 @@ def samples() -> Path:
     if not SAMPLES.is_dir():
         pytest.fail(f"samples not found at {SAMPLES}: the repository checkout is incomplete")
     return SAMPLES
+
+
+@pytest.fixture
+def hostile():
+    """Factory: ``hostile()`` (or ``hostile(tls=(cert, key))``) starts a scriptable misbehaving HTTP server
+    (tests/support/hostile.py); all are stopped at teardown."""
+    from tests.support.hostile import HostileServer
+
+    started = []
+
+    def make(**kwargs):
+        srv = HostileServer(**kwargs).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()

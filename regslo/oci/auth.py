@@ -15,6 +15,15 @@ A 401 on a token we sent means one re-auth and one retry; a second 401 is return
 never loops. Token requests that fail raise ``AuthError`` (reason ``auth``). A request retried after a 401 is
 sent again, so its body must be replayable (bytes); up-front tokens make that retry rare.
 
+Credentials go only to their origin: given the registry's ``origin`` (scheme, host, port), requests to any
+other origin pass through untouched (no up-front credentials, no answer to their challenges). The token
+request goes to the realm only: redirects are followed on the realm's own origin and refused elsewhere, a
+realm on ``http://`` for an ``https://`` registry is refused unless ``allow_insecure_realm`` (the registry's
+``tls.insecure_skip_verify``), and the answer is read up to ``limits.TOKEN_RESPONSE``. A token outside RFC
+6750's ``b64token`` syntax is refused (it could not be sent as a header anyway, and the error a header
+library raises would quote it). Every password and token is passed to ``errors.remember_secret`` so no
+message quotes it.
+
 Thread-safe: one instance serves all threads of one registry; concurrent requests for one scope share one
 token request. ``auth_seconds`` adds up the time spent in credential helpers and token requests;
 ``thread_auth_seconds`` is the same for the calling thread only (incl. waiting for another thread's fetch).
@@ -23,18 +32,22 @@ token request. ``auth_seconds`` adds up the time spent in credential helpers and
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Generator
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from regslo.config import Registry, Secret
+from regslo.oci import deadline as deadlines
+from regslo.oci import limits
 from regslo.oci.docker_config import CredentialError, Credentials, load_credentials
+from regslo.oci.errors import AuthError, OCIError, remember_secret
 from regslo.oci.tls import build_verify
 
 __all__ = ["AuthError", "Challenge", "RegistryAuth", "build_auth", "parse_challenges", "scope_for"]
@@ -47,12 +60,15 @@ CREDENTIAL_TTL = 300.0  # re-run a credential helper at most this often (and aft
 _ITEM = re.compile(r'[\s,]*(?:([\w.!#$%&\'*+^`|~-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)|([\w.!#$%&\'*+^`|~-]+))')
 _REPO_PATH = re.compile(r"^/v2/(.+)/(manifests|blobs|tags|referrers)(/|$)")
 _BASIC = "basic"
+_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")  # RFC 6750 section 2.1, b64token
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 
-class AuthError(Exception):
-    """Credentials or a token could not be obtained. The message names hosts and statuses, never a secret."""
-
-    reason = "auth"
+def origin(url: str | httpx.URL) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, with the scheme's default port filled in."""
+    parts = urlsplit(str(url))
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
 
 
 @dataclass(frozen=True)
@@ -136,8 +152,11 @@ class RegistryAuth(httpx.Auth):
 
     def __init__(self, credentials: Credentials | Callable[[], Credentials | None] | None = None, *,
                  verify: object = True, token_timeout: float = 10.0, name: str = "registry",
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, origin: str | None = None,
+                 allow_insecure_realm: bool = False):
         self.name = name
+        self._origin = globals()["origin"](origin) if origin else None
+        self._allow_insecure_realm = allow_insecure_realm
         self._static = credentials if isinstance(credentials, Credentials) else None
         self._source = credentials if callable(credentials) else None
         self._creds: Credentials | None = None
@@ -187,6 +206,9 @@ class RegistryAuth(httpx.Auth):
 
     # --- the flow -----------------------------------------------------------------------------------
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._origin is not None and origin(request.url) != self._origin:
+            yield request  # another origin: nothing of ours goes there, and its challenges are not ours to answer
+            return
         key = scope_for(request)
         self._local.timeout = _token_timeout(request, self._token_timeout)
         self._local.user_agent = request.headers.get("user-agent")
@@ -206,6 +228,7 @@ class RegistryAuth(httpx.Auth):
             stale = sent if isinstance(sent, _Token) else None
             token = self._token(key, bearer.realm, bearer.service, bearer.scopes, stale)
             request.headers["Authorization"] = f"Bearer {token.value.reveal()}"
+            _discard(response)
             yield request
         elif basic is not None:
             if sent == _BASIC:  # our credentials were refused: re-read them next time, return the 401
@@ -217,6 +240,7 @@ class RegistryAuth(httpx.Auth):
             with self._lock:
                 self._mode = _BASIC
             request.headers["Authorization"] = _basic_header(creds)
+            _discard(response)
             yield request
 
     def _prepare(self, request: httpx.Request, key: str | None) -> _Token | str | None:
@@ -246,7 +270,12 @@ class RegistryAuth(httpx.Auth):
         """A usable token for ``key``: the cached one, or one fetched now (exactly one fetch per need)."""
         started = self._clock()
         lock = self._scope_lock(key)
-        with lock:
+        deadline = deadlines.current()
+        wait = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not lock.acquire(timeout=wait):  # another thread's token request holds it past our deadline
+            self._spent(self._clock() - started, work=False)
+            raise AuthError(f"{self.name}: probe deadline passed waiting for a token", reason="timeout")
+        try:
             waited = self._clock() - started
             with self._lock:
                 current = self._tokens.get(key)
@@ -270,34 +299,44 @@ class RegistryAuth(httpx.Auth):
                         del self._tokens[old]
             self._spent(waited, work=False)
             return token
+        finally:
+            lock.release()
 
     def _fetch(self, realm: str, service: str | None, scopes: list[str]) -> _Token:
         started = self._clock()
         host = urlsplit(realm).netloc or realm
         try:
+            self._check_realm(realm, host)
             creds = self._credentials(count=False)
             timeout = getattr(self._local, "timeout", None) or self._token_timeout
-            response = self._request_token(realm, service, scopes, creds, timeout)
+            status, body = self._request_token(realm, service, scopes, creds, timeout, host)
         except httpx.TimeoutException as exc:
             self._tally("error")
-            raise AuthError(f"token request to {host} timed out") from exc
+            raise AuthError(f"token request to {host} timed out", reason="timeout") from exc
         except httpx.HTTPError as exc:
             self._tally("error")
             raise AuthError(f"token request to {host} failed: {type(exc).__name__}") from exc
+        except AuthError:  # the token request was refused before or while it was sent (redirect, realm)
+            self._tally("error")
+            raise
+        except OCIError as exc:  # an answer over the cap
+            self._tally("error")
+            raise AuthError(f"token server {host} answered more than {limits.human(limits.TOKEN_RESPONSE)}") \
+                from exc
         finally:
             self._spent(self._clock() - started, work=True)
             with self._lock:
                 self.token_requests += 1
-        if response.status_code in (401, 403):
+        if status in (401, 403):
             self._tally("denied")
             self._forget_credentials()
             who = "anonymous access" if creds is None else "the credentials"
-            raise AuthError(f"token server {host} refused {who} (HTTP {response.status_code})")
-        if response.status_code != 200:
+            raise AuthError(f"token server {host} refused {who} (HTTP {status})")
+        if status != 200:
             self._tally("error")
-            raise AuthError(f"token server {host} answered HTTP {response.status_code}")
+            raise AuthError(f"token server {host} answered HTTP {status}")
         try:
-            token = _parse_token(response, host, scopes, started)
+            token = _parse_token(body, host, scopes, started)
         except AuthError:
             self._tally("error")
             raise
@@ -308,28 +347,59 @@ class RegistryAuth(httpx.Auth):
         with self._lock:
             self.token_results[result] += 1
 
-    def _request_token(self, realm: str, service: str | None, scopes: list[str],
-                       creds: Credentials | None, timeout: httpx.Timeout | float) -> httpx.Response:
+    def _check_realm(self, realm: str, host: str) -> None:
+        scheme = urlsplit(realm).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise AuthError(f"{self.name}: token realm {host} is not an http(s) URL; refused")
+        if (self._origin is not None and self._origin[0] == "https" and scheme == "http"
+                and not self._allow_insecure_realm):
+            raise AuthError(f"{self.name}: token realm http://{host} is plain HTTP for an https registry; "
+                            "refused (set tls.insecure_skip_verify to allow it)")
+
+    def _request_token(self, realm: str, service: str | None, scopes: list[str], creds: Credentials | None,
+                       timeout: httpx.Timeout | float, host: str) -> tuple[int, bytes]:
+        """(status, body up to the cap) of the token request; redirects only within the realm's origin."""
         client = self._token_client()
+        headers = {"User-Agent": ua} if (ua := getattr(self._local, "user_agent", None)) else {}
         if creds is not None and creds.identity_token is not None:
+            remember_secret(creds.identity_token.reveal())
             form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token.reveal(),
                     "client_id": "regslo", "scope": " ".join(scopes)}
             if service:
                 form["service"] = service
-            ua = getattr(self._local, "user_agent", None)
-            return client.post(realm, data=form, timeout=timeout, headers={"User-Agent": ua} if ua else {})
-        params = [("service", service)] if service else []
-        params += [("scope", s) for s in scopes]
-        headers = {"User-Agent": ua} if (ua := getattr(self._local, "user_agent", None)) else {}
-        if creds is not None and creds.password is not None and creds.username is not None:
-            headers["Authorization"] = _basic_header(creds)
-        return client.get(realm, params=params, headers=headers, timeout=timeout)
+            request = client.build_request("POST", realm, data=form, timeout=timeout, headers=headers)
+        else:
+            params = [("service", service)] if service else []
+            params += [("scope", s) for s in scopes]
+            if creds is not None and creds.password is not None and creds.username is not None:
+                headers["Authorization"] = _basic_header(creds)
+            request = client.build_request("GET", realm, params=params, headers=headers, timeout=timeout)
+        home = origin(realm)
+        for _hop in range(limits.REDIRECTS + 1):
+            response = client.send(request, stream=True)
+            try:
+                location = response.headers.get("Location")
+                if response.status_code not in _REDIRECTS or not location:
+                    return response.status_code, limits.read_capped(response, limits.TOKEN_RESPONSE, "token request")
+            finally:
+                response.close()
+            target = urljoin(str(request.url), location)
+            if origin(target) != home:
+                raise AuthError(f"token server {host} redirected the token request to another origin "
+                                f"({urlsplit(target).scheme}://{urlsplit(target).netloc}); refused")
+            if response.status_code == 303 or (response.status_code in (301, 302) and request.method == "POST"):
+                request = client.build_request("GET", target, headers=headers, timeout=timeout)
+            else:
+                request = client.build_request(request.method, target, content=request.content,
+                                               headers=request.headers, timeout=timeout)
+        raise AuthError(f"token server {host} redirected more than {limits.REDIRECTS} times")
 
     def _token_client(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(verify=self._verify, timeout=self._token_timeout,
-                                            follow_redirects=True)
+                self._client = deadlines.install(httpx.Client(
+                    verify=self._verify, timeout=self._token_timeout, follow_redirects=False,
+                    headers={"Accept-Encoding": "identity"}))
             return self._client
 
     # --- credentials --------------------------------------------------------------------------------
@@ -356,9 +426,11 @@ class RegistryAuth(httpx.Auth):
             self._creds_at = float("-inf")
 
 
-def _parse_token(response: httpx.Response, host: str, scopes: list[str], started: float) -> _Token:
+def _parse_token(raw: bytes | httpx.Response, host: str, scopes: list[str], started: float) -> _Token:
+    if isinstance(raw, httpx.Response):
+        raw = raw.content
     try:
-        body = response.json()
+        body = json.loads(raw)
     except ValueError:
         raise AuthError(f"token server {host} answered something other than JSON") from None
     if not isinstance(body, dict):
@@ -366,6 +438,9 @@ def _parse_token(response: httpx.Response, host: str, scopes: list[str], started
     value = body.get("token") or body.get("access_token")
     if not isinstance(value, str) or not value:
         raise AuthError(f"token server {host} answered JSON without a token")
+    remember_secret(value)
+    if len(value) > limits.TOKEN or not _TOKEN68.fullmatch(value):
+        raise AuthError(f"token server {host} answered a token outside RFC 6750 token syntax; refused")
     lifetime = body.get("expires_in")
     if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or lifetime <= 0:
         lifetime = DEFAULT_EXPIRES_IN
@@ -380,6 +455,19 @@ def _parse_token(response: httpx.Response, host: str, scopes: list[str], started
                   refresh_at=started + float(lifetime) - margin)
 
 
+def _discard(response: httpx.Response) -> None:
+    """Done with a 401 before a retry: read at most ``limits.ERROR_BODY`` of it and drop the connection if
+    there is more. (httpx reads the whole body of a response the auth flow answers; marking it read keeps a
+    300 MB 401 out of memory.)"""
+    try:
+        body = limits.read_capped(response, limits.ERROR_BODY, "challenge", reason=None)
+    except (httpx.HTTPError, OCIError):
+        body = b""
+    finally:
+        response.close()
+    response._content = body  # what Response.read() returns once a body has been read
+
+
 def _token_timeout(request: httpx.Request, default: float) -> httpx.Timeout:
     """The request's own timeouts (a probe's remaining deadline), capped at ``default``."""
     given = request.extensions.get("timeout") or {}
@@ -389,8 +477,11 @@ def _token_timeout(request: httpx.Request, default: float) -> httpx.Timeout:
 
 
 def _basic_header(creds: Credentials) -> str:
-    raw = f"{creds.username}:{creds.password.reveal() if creds.password else ''}".encode()
-    return "Basic " + base64.b64encode(raw).decode()
+    password = creds.password.reveal() if creds.password else ""
+    remember_secret(password)
+    value = base64.b64encode(f"{creds.username}:{password}".encode()).decode()
+    remember_secret(value)
+    return "Basic " + value
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -407,4 +498,5 @@ def build_auth(registry: Registry, token_timeout: float = 10.0) -> RegistryAuth:
     elif cfg is not None and cfg.username:
         credentials = Credentials(cfg.username, password=cfg.password, source="config")
     return RegistryAuth(credentials, verify=build_verify(registry.tls), token_timeout=token_timeout,
-                        name=registry.name)
+                        name=registry.name, origin=registry.url,
+                        allow_insecure_realm=bool(registry.tls and registry.tls.insecure_skip_verify))

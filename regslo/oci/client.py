@@ -1,14 +1,21 @@
 """A small OCI distribution client on httpx: what a probe needs, each call bounded by a deadline.
 
 One ``RegistryClient`` per registry, safe to share between threads (httpx.Client is). Every method takes an
-optional ``deadline`` (a ``time.monotonic()`` value): each request's timeout is cut to the time left, so a
-probe that hangs on a frozen registry ends at its own timeout, not at a sum of per-request timeouts.
-Failures raise ``OCIError`` with a bounded ``reason``.
+optional ``deadline`` (a ``time.monotonic()`` value; without one, ``timeout`` from the call's start). It is a
+wall-clock bound on the whole call -- every request, redirect, token request and body byte
+(``regslo.oci.deadline``) -- so a probe ends at its own timeout whatever the registry does. ``not_after``, when
+set (on shutdown), caps every deadline. Failures raise ``OCIError`` with a bounded ``reason``.
+
+What goes where: requests carry credentials only to the registry's origin (scheme, host, port). An upload
+``Location``, a ``Link rel="next"`` or a redirect to another origin is followed without them; one that
+would leave an ``https`` registry for plain ``http`` is refused (reason ``tls``). Redirects are followed
+here, not by httpx, so each hop is checked. Bodies are read up to the caps of ``regslo.oci.limits``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import queue
 import ssl
 import threading
@@ -23,7 +30,9 @@ import httpx
 
 from regslo import __version__
 from regslo.config import Registry
-from regslo.oci.auth import AuthError
+from regslo.oci import deadline as deadlines
+from regslo.oci import limits
+from regslo.oci.auth import AuthError, origin
 from regslo.oci.errors import DigestMismatch, OCIError, classify, error_from_response, short_message
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -36,6 +45,7 @@ MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LI
 READ_CHUNK = 1024 * 1024
 THREADED_HASH_ABOVE = 8 * 1024 * 1024
 FAST_DOWNLOAD_ABOVE = 8 * 1024 * 1024  # get_blob(size=...) above this: regslo.oci.download
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
 def _tune_httpcore() -> None:
@@ -81,16 +91,18 @@ class RegistryClient:
         self.chunk_threshold = chunk_threshold
         self.chunk_size = chunk_size
         self.auth = build_auth(registry)
-        self._client = httpx.Client(
+        self.not_after: float | None = None  # a monotonic time no call may outlive (set on shutdown)
+        self._origin = origin(registry.url)
+        self._client = deadlines.install(httpx.Client(
             base_url=registry.url,
             auth=self.auth,
             verify=build_verify(registry.tls),
             timeout=httpx.Timeout(timeout),
-            follow_redirects=True,
-            headers={"User-Agent": user_agent or f"regslo/{__version__}"},
+            follow_redirects=False,  # followed by _open, which checks every hop
+            headers={"User-Agent": user_agent or f"regslo/{__version__}", "Accept-Encoding": "identity"},
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
             transport=transport,
-        )
+        ))
 
     @property
     def auth_seconds(self) -> float:
@@ -111,6 +123,11 @@ class RegistryClient:
         self.close()
 
     # -- plumbing ---------------------------------------------------------------------------------
+    def _deadline(self, deadline: float | None) -> float:
+        """The wall-clock end of a call: its deadline (or ``timeout`` from now), capped by ``not_after``."""
+        end = deadline if deadline is not None else time.monotonic() + self.timeout
+        return end if self.not_after is None else min(end, self.not_after)
+
     def _timeout(self, deadline: float | None) -> httpx.Timeout:
         if deadline is None:
             return httpx.Timeout(self.timeout)
@@ -119,19 +136,60 @@ class RegistryClient:
             raise OCIError("timeout", "probe deadline passed")
         return httpx.Timeout(min(self.timeout, left))
 
+    def _hop(self, url: httpx.URL, what: str) -> bool:
+        """Check a request target; True when it is the registry's own origin (credentials may go along)."""
+        target = origin(url)
+        if target[0] not in ("http", "https"):
+            raise OCIError("client_error", f"{what}: refused to follow a {target[0][:10] or 'relative'} URL")
+        if self._origin[0] == "https" and target[0] == "http":
+            raise OCIError("tls", f"{what}: refused to leave the https registry for plain "
+                                  f"http://{url.netloc.decode()[:80]} (nothing is sent without TLS)")
+        return target == self._origin
+
+    def _open(self, method: str, url: str, *, scope: str, deadline: float, what: str, follow: bool = True,
+              headers: dict[str, str] | None = None, content: bytes | None = None) -> httpx.Response:
+        """Send a request (following redirects hop by hop) and return the streamed response; the caller reads
+        and closes it. Call inside ``deadline.scope``."""
+        for _hop in range(limits.REDIRECTS + 1):
+            request = self._client.build_request(method, url, headers=headers, content=content,
+                                                 timeout=self._timeout(deadline),
+                                                 extensions={"regslo_scope": scope})
+            same = self._hop(request.url, what)
+            try:
+                response = self._client.send(request, auth=self.auth if same else None, stream=True,
+                                             follow_redirects=False)
+            except httpx.HTTPError as exc:
+                raise _wrap(exc, what) from exc
+            except AuthError as exc:
+                raise OCIError(exc.reason, f"{what}: {exc.reason}: {short_message(exc, 160)}") from exc
+            location = response.headers.get("Location")
+            if not follow or response.status_code not in REDIRECTS or not location:
+                return response
+            response.close()
+            url = urljoin(str(request.url), location)
+            if (response.status_code == 303 and method != "HEAD") or \
+                    (response.status_code in (301, 302) and method == "POST"):
+                method, content = "GET", None
+                headers = {k: v for k, v in (headers or {}).items() if k.lower() != "content-type"}
+        raise OCIError("other", f"{what}: more than {limits.REDIRECTS} redirects")  # as httpx TooManyRedirects
+
     def _request(self, method: str, url: str, *, scope: str, deadline: float | None, what: str,
-                 ok: Iterable[int], **kwargs: Any) -> httpx.Response:
-        extensions = {"regslo_scope": scope}
-        try:
-            response = self._client.request(method, url, timeout=self._timeout(deadline), extensions=extensions,
-                                            **kwargs)
-        except httpx.HTTPError as exc:
-            raise _wrap(exc, what) from exc
-        except AuthError as exc:
-            raise OCIError("auth", f"{what}: auth: {short_message(exc, 160)}") from exc
-        if response.status_code not in ok:
-            raise error_from_response(response, what)
-        return response
+                 ok: Iterable[int], limit: int = limits.DRAIN, over: str | None = None,
+                 **kwargs: Any) -> tuple[httpx.Response, bytes]:
+        """One call: (response, body read up to ``limit``). Over the limit: ``OCIError(over)``, or with
+        ``over=None`` the body is cut there (bodies regslo does not need). Non-``ok`` statuses raise."""
+        with deadlines.scope(self._deadline(deadline)) as end:
+            response = self._open(method, url, scope=scope, deadline=end, what=what, **kwargs)
+            try:
+                if response.status_code not in ok:
+                    body = limits.read_capped(response, limits.ERROR_BODY, what, reason=None)
+                    raise error_from_response(response, what, body=body)
+                body = b"" if method == "HEAD" else limits.read_capped(response, limit, what, reason=over)
+            except httpx.HTTPError as exc:
+                raise _wrap(exc, what) from exc
+            finally:
+                response.close()
+        return response, body
 
     @staticmethod
     def _scope(repo: str, actions: str = "pull,push") -> str:
@@ -146,8 +204,8 @@ class RegistryClient:
         """Upload a blob; monolithic (POST + PUT) up to ``chunk_threshold``, PATCH chunks above. Returns its digest."""
         digest = digest or sha256_digest(data)
         scope = self._scope(repo)
-        start = self._request("POST", f"/v2/{repo}/blobs/uploads/", scope=scope, deadline=deadline,
-                              what="blob upload start", ok=(202, 201))
+        start, _ = self._request("POST", f"/v2/{repo}/blobs/uploads/", scope=scope, deadline=deadline,
+                                 what="blob upload start", ok=(202, 201))
         if start.status_code == 201:  # registry accepted a mount or already has it
             return digest
         location = _location(start)
@@ -158,8 +216,8 @@ class RegistryClient:
             while offset < len(data):
                 chunk = view[offset:offset + self.chunk_size]
                 end = offset + len(chunk) - 1
-                resp = self._request("PATCH", location, scope=scope, deadline=deadline, what="blob upload chunk",
-                                     ok=(202,), content=bytes(chunk),
+                resp, _ = self._request("PATCH", location, scope=scope, deadline=deadline,
+                                        what="blob upload chunk", ok=(202,), content=bytes(chunk),
                                      headers={"Content-Type": "application/octet-stream",
                                               "Content-Range": f"{offset}-{end}"})
                 location = _location(resp)
@@ -174,7 +232,7 @@ class RegistryClient:
     def put_manifest(self, repo: str, reference: str, body: bytes, media_type: str = OCI_MANIFEST,
                      deadline: float | None = None) -> str:
         digest = sha256_digest(body)
-        resp = self._request("PUT", f"/v2/{repo}/manifests/{reference}", scope=self._scope(repo),
+        resp, _ = self._request("PUT", f"/v2/{repo}/manifests/{reference}", scope=self._scope(repo),
                              deadline=deadline, what="manifest put", ok=(201, 200, 202), content=body,
                              headers={"Content-Type": media_type})
         returned = resp.headers.get("Docker-Content-Digest")
@@ -183,9 +241,9 @@ class RegistryClient:
         return digest
 
     def get_manifest(self, repo: str, reference: str, deadline: float | None = None) -> Manifest:
-        resp = self._request("GET", f"/v2/{repo}/manifests/{reference}", scope=self._scope(repo, "pull"),
-                             deadline=deadline, what="manifest get", ok=(200,), headers={"Accept": MANIFEST_ACCEPT})
-        body = resp.content
+        resp, body = self._request("GET", f"/v2/{repo}/manifests/{reference}", scope=self._scope(repo, "pull"),
+                                   deadline=deadline, what="manifest get", ok=(200,), limit=limits.MANIFEST,
+                                   over="server_error", headers={"Accept": MANIFEST_ACCEPT})
         digest = sha256_digest(body)
         expected = reference if reference.startswith("sha256:") else resp.headers.get("Docker-Content-Digest")
         if expected and expected != digest:
@@ -195,7 +253,7 @@ class RegistryClient:
 
     def head_manifest(self, repo: str, reference: str, deadline: float | None = None) -> str | None:
         """Digest of the manifest, or None when the registry says 404."""
-        resp = self._request("HEAD", f"/v2/{repo}/manifests/{reference}", scope=self._scope(repo, "pull"),
+        resp, _ = self._request("HEAD", f"/v2/{repo}/manifests/{reference}", scope=self._scope(repo, "pull"),
                              deadline=deadline, what="manifest head", ok=(200, 404),
                              headers={"Accept": MANIFEST_ACCEPT})
         if resp.status_code == 404:
@@ -211,28 +269,33 @@ class RegistryClient:
         if not digest.startswith("sha256:"):
             raise OCIError("client_error", f"unsupported digest algorithm in {digest[:20]}")
         if size is not None and size > FAST_DOWNLOAD_ABOVE and not _env_proxies():
-            return self._download_blob(repo, digest, deadline)
+            return self._download_blob(repo, digest, deadline, size)
+        expected = size
         hasher = _Hasher()
         size = 0
-        try:
-            with self._client.stream("GET", f"/v2/{repo}/blobs/{digest}", timeout=self._timeout(deadline),
-                                     extensions={"regslo_scope": self._scope(repo, "pull")}) as resp:
+        what = "blob get"
+        with deadlines.scope(self._deadline(deadline)) as end:
+            resp = self._open("GET", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, "pull"), deadline=end,
+                              what=what)
+            try:
                 if resp.status_code != 200:
-                    resp.read()
-                    raise error_from_response(resp, "blob get")
+                    raise error_from_response(resp, what, body=limits.read_capped(resp, limits.ERROR_BODY, what,
+                                                                                  reason=None))
                 if int(resp.headers.get("Content-Length") or 0) > THREADED_HASH_ABOVE:
                     hasher.start_thread()
                 for chunk in resp.iter_raw():
                     hasher.update(chunk)
                     size += len(chunk)
-                    if deadline is not None and time.monotonic() > deadline:
+                    if expected is not None and size > expected:
+                        raise OCIError("digest_mismatch", f"blob {digest[:19]} has more than the {expected} bytes "
+                                                          "its manifest says")
+                    if time.monotonic() > end:
                         raise OCIError("timeout", "probe deadline passed during blob download")
-        except httpx.HTTPError as exc:
-            raise _wrap(exc, "blob get") from exc
-        except AuthError as exc:
-            raise OCIError("auth", f"blob get: auth: {short_message(exc, 160)}") from exc
-        finally:
-            actual = "sha256:" + hasher.finish()
+            except httpx.HTTPError as exc:
+                raise _wrap(exc, what) from exc
+            finally:
+                resp.close()
+                actual = "sha256:" + hasher.finish()
         if actual != digest:
             raise DigestMismatch(digest, actual)
         return size
@@ -244,32 +307,34 @@ class RegistryClient:
 
         return ssl_context(build_verify(self.registry.tls))
 
-    def _download_blob(self, repo: str, digest: str, deadline: float | None) -> int:
-        from regslo.oci.download import REDIRECTS, download_blob
+    def _download_blob(self, repo: str, digest: str, deadline: float | None, size: int | None = None) -> int:
+        from regslo.oci.download import download_blob
 
         # the auth flow runs on the HEAD; the GET reuses the headers the registry accepted
-        head = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, "pull"),
-                             deadline=deadline, what="blob get", ok=(200, *REDIRECTS), follow_redirects=False)
+        end = self._deadline(deadline)
+        head, _ = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, "pull"),
+                                deadline=end, what="blob get", ok=(200, *REDIRECTS), follow=False)
         return download_blob(str(head.request.url), head.request.headers.multi_items(), digest,
-                             context=self._download_context, timeout=self.timeout, deadline=deadline).size
+                             context=self._download_context, timeout=self.timeout, deadline=end, size=size).size
 
     def read_blob(self, repo: str, digest: str, deadline: float | None = None) -> bytes:
         """A small blob's bytes, digest verified (for copying; ``get_blob`` streams large ones)."""
-        resp = self._request("GET", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, "pull"),
-                             deadline=deadline, what="blob get", ok=(200,))
-        actual = sha256_digest(resp.content)
+        _, body = self._request("GET", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, "pull"),
+                                deadline=deadline, what="blob get", ok=(200,), limit=limits.SMALL_BLOB,
+                                over="server_error")
+        actual = sha256_digest(body)
         if actual != digest:
             raise DigestMismatch(digest, actual)
-        return resp.content
+        return body
 
     def delete_manifest(self, repo: str, digest: str, deadline: float | None = None) -> bool:
         """Delete by digest (distribution refuses deletes by tag). False when it was already gone."""
-        resp = self._request("DELETE", f"/v2/{repo}/manifests/{digest}", scope=self._scope(repo, "delete"),
+        resp, _ = self._request("DELETE", f"/v2/{repo}/manifests/{digest}", scope=self._scope(repo, "delete"),
                              deadline=deadline, what="manifest delete", ok=(202, 200, 204, 404))
         return resp.status_code != 404
 
     def delete_blob(self, repo: str, digest: str, deadline: float | None = None) -> bool:
-        resp = self._request("DELETE", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, "delete"),
+        resp, _ = self._request("DELETE", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, "delete"),
                              deadline=deadline, what="blob delete", ok=(202, 200, 204, 404))
         return resp.status_code != 404
 
@@ -302,14 +367,24 @@ class RegistryClient:
         """All tags of ``repo`` (following ``Link`` pagination); empty when the repository does not exist."""
         tags: list[str] = []
         url: str | None = f"/v2/{repo}/tags/list?n={page_size}"
-        while url:
-            resp = self._request("GET", url, scope=self._scope(repo, "pull"), deadline=deadline,
-                                 what="tags list", ok=(200, 404))
+        end = self._deadline(deadline)
+        for _page in range(limits.TAG_PAGES):
+            resp, body = self._request("GET", url, scope=self._scope(repo, "pull"), deadline=end,
+                                       what="tags list", ok=(200, 404), limit=limits.TAG_PAGE, over="server_error")
             if resp.status_code == 404:
                 return tags
-            tags.extend((resp.json() or {}).get("tags") or [])
+            try:
+                doc = json.loads(body) if body else {}
+            except ValueError:
+                raise OCIError("server_error", "tags list: answer is not JSON") from None
+            page = doc.get("tags") if isinstance(doc, dict) else None
+            tags.extend(t for t in (page or []) if isinstance(t, str))
+            if len(tags) > limits.TAGS:
+                raise OCIError("server_error", f"tags list: more than {limits.TAGS} tags")
             url = _next_link(resp)
-        return tags
+            if url is None:
+                return tags
+        raise OCIError("server_error", f"tags list: more than {limits.TAG_PAGES} pages")
 
 
 class _Hasher:

@@ -17,8 +17,13 @@ the headers of the request the registry accepted. Then this module:
   stored bytes);
 - follows redirects (301, 302, 303, 307, 308) with ``GET`` -- a pre-signed object-storage URL is signed for
   one method, so the ``Location`` of a ``GET`` must be fetched with ``GET`` -- and drops ``Authorization``
-  once the target's origin (scheme, host, port) differs from the registry's, as httpx does;
-- bounds every socket operation by the time left to ``deadline`` (and ``timeout``);
+  once the target's origin (scheme, host, port) differs from the registry's, as httpx does, and refuses a
+  redirect from ``https`` to plain ``http`` (reason ``tls``);
+- bounds every socket operation by the time left to ``deadline`` (and ``timeout``), and the whole download
+  by ``deadline``: ``http.client`` reads headers line by line and fills the buffer over several ``recv``
+  calls, so a server sending a byte at a time would outlast per-operation timeouts; an alarm
+  (``regslo.oci.deadline.alarm``) shuts the socket down at the deadline instead;
+- stops reading once more bytes than ``size`` (the manifest's) arrived, and reads error bodies up to 64 KiB;
 - maps failures onto the same ``OCIError`` reasons as the httpx path.
 """
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -34,6 +40,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from regslo.oci.deadline import alarm
 from regslo.oci.errors import DigestMismatch, OCIError, classify, error_from_response, short_message
 
 __all__ = ["Download", "download_blob", "ssl_context"]
@@ -67,8 +74,23 @@ def ssl_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext:
 
 def download_blob(url: str, headers: Mapping[str, str] | Iterable[tuple[str, str]], digest: str, *,
                   context: ssl.SSLContext, timeout: float, deadline: float | None = None,
-                  buffer_size: int = BUFFER_SIZE) -> Download:
+                  buffer_size: int = BUFFER_SIZE, size: int | None = None) -> Download:
     """GET ``url`` (following redirects), verify the body's sha256 against ``digest``; see the module doc."""
+    if deadline is None:
+        deadline = time.monotonic() + timeout
+    with alarm(deadline) as watch:
+        try:
+            return _download(url, headers, digest, context=context, timeout=timeout, deadline=deadline,
+                             buffer_size=buffer_size, size=size, watch=watch)
+        except OCIError as exc:
+            if watch.fired and exc.reason != "timeout":
+                raise OCIError("timeout", "blob get: probe deadline passed during blob download") from exc
+            raise
+
+
+def _download(url: str, headers: Mapping[str, str] | Iterable[tuple[str, str]], digest: str, *,
+              context: ssl.SSLContext, timeout: float, deadline: float, buffer_size: int, size: int | None,
+              watch: alarm) -> Download:
     if not digest.startswith("sha256:"):
         raise OCIError("client_error", f"unsupported digest algorithm in {digest[:20]}")
     items = headers.items() if isinstance(headers, Mapping) else headers
@@ -79,8 +101,11 @@ def download_blob(url: str, headers: Mapping[str, str] | Iterable[tuple[str, str
     try:
         for redirects in range(MAX_REDIRECTS + 1):
             if _origin(url) != origin:
+                if origin[0] == "https" and _origin(url)[0] == "http":
+                    raise OCIError("tls", f"blob get: refused a redirect from the https registry to plain "
+                                          f"http://{urlsplit(url).netloc[:80]}")
                 sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
-            conn, sock = _connect(url, context, _left(deadline, timeout))
+            conn, sock = _connect(url, context, _left(deadline, timeout), watch)
             try:
                 conn.request("GET", _target(url), headers=sent)
                 resp = conn.getresponse()
@@ -92,16 +117,18 @@ def download_blob(url: str, headers: Mapping[str, str] | Iterable[tuple[str, str
                     continue
                 if resp.status != 200:
                     raise _status_error(resp)
-                size, actual = _receive(resp, sock, deadline, timeout, buffer_size)
+                got, actual = _receive(resp, sock, deadline, timeout, buffer_size, size)
             finally:
                 conn.close()
             if actual != digest:
                 raise DigestMismatch(digest, actual)
-            return Download(size=size, url=url.split("?", 1)[0], redirects=redirects,
+            return Download(size=got, url=url.split("?", 1)[0], redirects=redirects,
                             seconds=time.perf_counter() - started)
     except OCIError:
         raise
     except (OSError, http.client.HTTPException, ValueError) as exc:
+        if watch.fired:
+            raise OCIError("timeout", "blob get: probe deadline passed during blob download") from exc
         reason = classify(exc)
         if reason == "other" and isinstance(exc, http.client.HTTPException):
             reason = "connect"  # a response cut short or garbled: what httpx calls a protocol/read error
@@ -128,13 +155,26 @@ def _left(deadline: float | None, timeout: float) -> float:
     return min(timeout, left)
 
 
-def _connect(url: str, context: ssl.SSLContext, timeout: float):
+def _watched(cls: type, watch: alarm) -> type:
+    class Watched(cls):  # type: ignore[misc, valid-type]
+        def connect(self) -> None:
+            sock = socket.create_connection((self.host, self.port), self.timeout, self.source_address)
+            watch.arm(sock)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sock = sock
+            if isinstance(self, http.client.HTTPSConnection):
+                self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+                watch.arm(self.sock)
+    return Watched
+
+
+def _connect(url: str, context: ssl.SSLContext, timeout: float, watch: alarm):
     parts = urlsplit(url)
     if parts.scheme == "https":
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(parts.hostname, parts.port,
-                                                                       timeout=timeout, context=context)
+        conn: http.client.HTTPConnection = _watched(http.client.HTTPSConnection, watch)(
+            parts.hostname, parts.port, timeout=timeout, context=context)
     elif parts.scheme == "http":
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        conn = _watched(http.client.HTTPConnection, watch)(parts.hostname, parts.port, timeout=timeout)
     else:
         raise OCIError("client_error", f"blob get: cannot follow a redirect to a {parts.scheme or 'relative'} URL")
     conn.connect()
@@ -148,10 +188,12 @@ def _status_error(resp: http.client.HTTPResponse) -> OCIError:
 
 
 def _receive(resp: http.client.HTTPResponse, sock, deadline: float | None, timeout: float,
-             buffer_size: int) -> tuple[int, str]:
+             buffer_size: int, limit: int | None = None) -> tuple[int, str]:
     """Read the body into one reused buffer, hashing each read in place; (size, "sha256:...")."""
     length = resp.getheader("Content-Length")
-    expected = int(length) if length and not resp.chunked else None
+    expected = int(length) if length and length.isdigit() and not resp.chunked else None
+    if limit is not None and expected is not None and expected != limit:
+        raise OCIError("digest_mismatch", f"blob get: the registry sends {expected} bytes, the manifest says {limit}")
     sha = hashlib.sha256()
     view = memoryview(bytearray(buffer_size))
     size = 0
@@ -162,6 +204,8 @@ def _receive(resp: http.client.HTTPResponse, sock, deadline: float | None, timeo
             break
         sha.update(view[:got])
         size += got
+        if limit is not None and size > limit:
+            raise OCIError("digest_mismatch", f"blob get: more than the {limit} bytes the manifest says")
     if expected is not None and size != expected:  # readinto does not tell a short body from the end
         raise OCIError("connect", f"blob get: connect: peer closed connection after {size} of {expected} bytes")
     return size, "sha256:" + sha.hexdigest()

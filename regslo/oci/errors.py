@@ -6,10 +6,13 @@ The reason becomes a Prometheus label value, so the set is closed: a new kind of
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 
 import httpx
+
+from regslo.redact import redact, remember_secret  # noqa: F401 - re-exported for the oci package
 
 REASONS = ("timeout", "connect", "dns", "tls", "auth", "not_found", "rate_limited", "server_error",
            "client_error", "digest_mismatch", "other")
@@ -24,6 +27,16 @@ class OCIError(Exception):
         self.reason = reason
         self.status = status
         self.code = code
+
+
+class AuthError(Exception):
+    """Credentials or a token could not be obtained (raised by ``regslo.oci.auth``). The message names hosts
+    and statuses, never a secret. ``reason`` is "auth", or "timeout" when the probe's deadline ran out while
+    getting a token."""
+
+    def __init__(self, message: str, reason: str = "auth"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class DigestMismatch(OCIError):
@@ -45,16 +58,18 @@ def reason_for_status(status: int) -> str:
     return "other"
 
 
-def error_from_response(response: httpx.Response, what: str) -> OCIError:
-    """Build an OCIError from a non-success response, using the registry's JSON error code if present."""
+def error_from_response(response: httpx.Response, what: str, body: bytes | None = None) -> OCIError:
+    """Build an OCIError from a non-success response, using the registry's JSON error code if present.
+
+    ``body`` is the (capped) body the caller read; without it the response's own content is used."""
     code = None
     detail = ""
     try:
-        body = response.json()
+        body = json.loads(body) if body is not None else response.json()
         errors = body.get("errors") if isinstance(body, dict) else None
         if errors and isinstance(errors[0], dict):
-            code = str(errors[0].get("code") or "")[:64] or None
-            detail = str(errors[0].get("message") or "")[:120]
+            code = _printable(str(errors[0].get("code") or ""))[:64] or None
+            detail = _printable(str(errors[0].get("message") or ""))[:120]
     except Exception:  # noqa: BLE001 - body of an error page may be anything
         pass
     status = response.status_code
@@ -74,13 +89,9 @@ def classify(exc: BaseException) -> str:
     """Return the reason for any exception raised while probing."""
     if isinstance(exc, OCIError):
         return exc.reason
-    try:
-        from regslo.oci.auth import AuthError
-    except ImportError:  # pragma: no cover - auth module always present in a release
-        AuthError = ()  # type: ignore[assignment]
     for e in _chain(exc):
-        if AuthError and isinstance(e, AuthError):
-            return "auth"
+        if isinstance(e, AuthError):
+            return getattr(e, "reason", "auth")
         if isinstance(e, (ssl.SSLError, ssl.CertificateError)):
             return "tls"
         if isinstance(e, socket.gaierror):
@@ -101,7 +112,12 @@ def classify(exc: BaseException) -> str:
 
 
 def short_message(exc: BaseException, limit: int = 200) -> str:
-    """A one-line description of the error for logs and the status page (never a traceback)."""
-    text = str(exc) or type(exc).__name__
+    """A one-line description of the error for logs, the CLI table and the status page (never a traceback,
+    never a credential: see ``redact``)."""
+    text = redact(str(exc) or type(exc).__name__)
     text = " ".join(text.split())
     return text[:limit]
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else " " for c in text)

@@ -21,7 +21,7 @@ GROUP = "regslo-integrity"
 AUTH_RATIO = "regslo:registry_auth_failures:ratio_rate5m"
 DIGEST_WINDOW = "10m"
 OVERWRITE_WINDOW = "1h"
-TOKEN_WINDOW = "5m"
+TOKEN_DOWN_SECONDS = 300.0
 ALERTS = ("RegsloDigestMismatch", "RegsloTagInconsistent", "RegsloProtectedTagOverwritten", "RegsloTokenServiceDown")
 
 
@@ -102,19 +102,27 @@ def protected_overwrite_alert(config: Any) -> list[dict]:
     }]
 
 
-def token_service_alert(config: Any) -> dict:
-    failed = f'sum by (registry) (increase(regslo_auth_token_requests_total{{result=~"denied|error"}}[{TOKEN_WINDOW}]))'
-    ok = f'sum by (registry) (increase(regslo_auth_token_requests_total{{result="ok"}}[{TOKEN_WINDOW}]))'
+def token_service_alert(config: Any, window: float = TOKEN_DOWN_SECONDS) -> dict:
+    """Pages when, for ``window``, the probes made token requests and none succeeded.
+
+    The condition (failures and no success within the last 2/5 of the window) must hold for the remaining
+    3/5: so no success for the whole window and failures all along. A short burst of failures does not
+    page, and a registry whose cached tokens are still valid (no requests) cannot page either.
+    ``window`` is a parameter only so a test can run the same rule shape in seconds."""
+    look, hold = _duration(window * 2 / 5), _duration(window * 3 / 5)
+    failed = f'sum by (registry) (increase(regslo_auth_token_requests_total{{result=~"denied|error"}}[{look}]))'
+    ok = f'sum by (registry) (increase(regslo_auth_token_requests_total{{result="ok"}}[{look}]))'
     return {
         "alert": "RegsloTokenServiceDown",
         "expr": f"({failed} > 0)\nunless on (registry)\n({ok} > 0)",
-        "for": TOKEN_WINDOW,
+        "for": hold,
         "labels": {"severity": "page"},
         "annotations": _annotations(
-            config, "token-service-down", "Every token request for {{ $labels.registry }} failed for 5m",
+            config, "token-service-down",
+            f"Every token request for {{{{ $labels.registry }}}} failed for {_duration(window)}",
             "The probes asked the token service of {{ $labels.registry }} for bearer tokens and every request "
-            f"in the last {TOKEN_WINDOW} was refused or failed. Clients cannot get new tokens: pushes and "
-            "pulls fail as soon as cached tokens expire."),
+            f"for {_duration(window)} was refused or failed. Clients cannot get new tokens: pushes and pulls "
+            "fail as soon as cached tokens expire."),
     }
 
 
@@ -212,15 +220,19 @@ def tests(config: Any) -> list[dict]:
 
     def tok(result: str) -> str:
         return f'regslo_auth_token_requests_total{{registry="{reg}",result="{result}"}}'
-    cases.append(_case("RegsloTokenServiceDown fires after 5m of only failed token requests",
+    cases.append(_case("RegsloTokenServiceDown fires 5m after the last successful token request",
                        [(tok("ok"), "0+1x10 10x30"), (tok("error"), "0x10 0+2x30"), (tok("denied"), "0x40")],
                        [("10m", "RegsloTokenServiceDown", []),
-                        ("18m", "RegsloTokenServiceDown", []),  # no success since 10m, but not yet for 5m
-                        ("22m", "RegsloTokenServiceDown", [_expected(rule, {"registry": reg})])]))
+                        ("13m", "RegsloTokenServiceDown", []),  # failing since 11m: pending, not 5m yet
+                        ("17m", "RegsloTokenServiceDown", [_expected(rule, {"registry": reg})])]))
     cases.append(_case("RegsloTokenServiceDown fires when the token service denies everything",
                        [(tok("ok"), "0x30"), (tok("error"), "0x30"), (tok("denied"), "0+1x30")],
-                       [("4m", "RegsloTokenServiceDown", []),
-                        ("10m", "RegsloTokenServiceDown", [_expected(rule, {"registry": reg})])]))
+                       [("3m", "RegsloTokenServiceDown", []),
+                        ("7m", "RegsloTokenServiceDown", [_expected(rule, {"registry": reg})])]))
+    cases.append(_case("RegsloTokenServiceDown: a minute of failures does not page",
+                       [(tok("ok"), "0+1x10 10x30"), (tok("error"), "0x10 1x30"), (tok("denied"), "0x40")],
+                       [("12m", "RegsloTokenServiceDown", []), ("16m", "RegsloTokenServiceDown", []),
+                        ("30m", "RegsloTokenServiceDown", [])]))
     cases.append(_case("RegsloTokenServiceDown silent while some token requests succeed, and when none are made",
                        [(tok("ok"), "0+1x40"), (tok("error"), "0+1x40"), (tok("denied"), "0x40"),
                         (f'regslo_auth_token_requests_total{{registry="idle",result="ok"}}', "5x40"),
@@ -288,7 +300,8 @@ def panels(config: Any, dashboard: str) -> list[dict]:
            _panel("Token requests by result",
                   [(f"sum by (registry, result) (rate(regslo_auth_token_requests_total{{{reg}}}[$__rate_interval]))",
                     "{{registry}} {{result}}")], unit="ops",
-                  description="The probes' own token requests; only failures for 5m page (RegsloTokenServiceDown).")]
+                  description="The probes' own token requests; only 5m without a success while requests fail "
+                              "pages (RegsloTokenServiceDown).")]
     if getattr(config, "immutable_tags", None):
         out.append(_panel("Protected tag overwrites (last 1h)",
                           [(f"sum by (registry) (increase(regslo_registry_protected_tag_overwrites_total{{{reg}}}[1h]))",

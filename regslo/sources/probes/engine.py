@@ -1,8 +1,14 @@
 """Schedules the probes with apscheduler and fans their results out to sinks.
 
 One job per (registry, probe) and per replication pair; a job never overlaps itself (max_instances=1);
-start-up is staggered over one interval plus jitter so N registries don't all push at the same second;
-on stop, running probes finish (each is bounded by its own timeout) and everything pushed is deleted.
+start-up is staggered over one interval plus jitter so N registries don't all push at the same second.
+
+Start-up never waits on a registry: the scheduler starts and ``ready`` is set at once, and the sweep of
+earlier leftovers runs in a background thread, each registry's bounded by its own deadlines. ``stop()`` is
+bounded too: running probes end by their deadlines (at most ``probes.timeout``), runs not yet started are
+skipped, a replication check stops waiting, and deleting what was pushed gets ``CLEANUP_GRACE`` seconds
+more -- every request of every client is capped at ``timeout + CLEANUP_GRACE`` from the stop, so a
+registry that hangs cannot hold the process.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from regslo.sources.probes.probes import RegistryProber, ReplicationProber
 
 log = logging.getLogger("regslo.engine")
 ORDER = {"ping": 0, "push": 1, "pull": 2}
+CLEANUP_GRACE = 3.0  # seconds after running probes must have ended, for deleting what they pushed
 
 
 class ProbeEngine:
@@ -33,11 +40,14 @@ class ProbeEngine:
         self.config = config
         self.sinks = list(sinks)
         self.instance = instance or config.probes.instance or default_instance()
-        self.probers = {reg.name: RegistryProber(reg, config.probes, self.instance) for reg in config.registries}
+        self._stopping = threading.Event()
+        self.probers = {reg.name: RegistryProber(reg, config.probes, self.instance, stopping=self._stopping)
+                        for reg in config.registries}
         self.replications = [ReplicationProber(pair, self.probers[pair.source], self.probers[pair.destination])
                              for pair in config.replication]
         self._scheduler: BackgroundScheduler | None = None
         self._sink_lock = threading.Lock()
+        self._sweeper: threading.Thread | None = None
         self.ready = threading.Event()
 
     # -- results ----------------------------------------------------------------------------------
@@ -59,7 +69,7 @@ class ProbeEngine:
         self._emit(result)
         return result
 
-    def run_replication(self, index: int) -> ReplicationResult:
+    def run_replication(self, index: int) -> ReplicationResult | None:
         result = self.replications[index].run()
         self._emit(result)
         return result
@@ -81,7 +91,7 @@ class ProbeEngine:
         workers = max(1, min(8, len(self.probers) + len(self.replications)))
         with ThreadPoolExecutor(workers) as pool:
             results = [r for rs in pool.map(one_registry, list(self.probers)) for r in rs]
-            repl = list(pool.map(self.run_replication, range(len(self.replications))))
+            repl = [r for r in pool.map(self.run_replication, range(len(self.replications))) if r is not None]
         self.cleanup()
         return results, repl
 
@@ -93,9 +103,15 @@ class ProbeEngine:
         with ThreadPoolExecutor(min(8, len(self.probers))) as pool:
             return sum(pool.map(lambda p: p.sweep(), self.probers.values()))
 
+    def _background_sweep(self) -> None:
+        try:
+            removed = self.sweep()
+            if removed:
+                log.info("start-up sweep removed %d leftover probe images", removed)
+        except Exception:  # noqa: BLE001 - a failed sweep leaves images for the next one, nothing more
+            log.exception("start-up sweep failed")
+
     def start(self, sweep: bool = True) -> None:
-        if sweep:
-            self.sweep()
         settings = self.config.probes
         # (group, order within group, id, function, args): a group is one registry or one replication pair
         jobs: list[tuple[int, int, str, object, tuple]] = []
@@ -121,23 +137,35 @@ class ProbeEngine:
         sched.start()
         self._scheduler = sched
         self.ready.set()
+        if sweep and settings.cleanup and self.probers:
+            self._sweeper = threading.Thread(target=self._background_sweep, name="regslo-sweep", daemon=True)
+            self._sweeper.start()
         log.info("probing %d registries (%d jobs) every %gs as instance %s", len(self.probers), len(jobs),
                  settings.interval, self.instance,
                  extra={"registries": len(self.probers), "jobs": len(jobs), "interval_seconds": settings.interval,
                         "instance": self.instance})
 
     def stop(self) -> None:
-        """Stop scheduling, let running probes finish (each bounded by its timeout), delete what was pushed."""
+        """Stop scheduling, let running probes finish, delete what was pushed: all within
+        ``probes.timeout + CLEANUP_GRACE`` seconds, whatever the registries do (see the module doc)."""
+        t0 = time.monotonic()
+        self._stopping.set()
+        not_after = t0 + self.config.probes.timeout + CLEANUP_GRACE
+        for prober in self.probers.values():
+            prober.client.not_after = not_after
         if self._scheduler is not None:
-            t0 = time.monotonic()
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
             log.info("probes stopped in %.1fs", time.monotonic() - t0)
+        if self._sweeper is not None:
+            self._sweeper.join(max(0.0, not_after - time.monotonic()))
         self.cleanup()
         for prober in self.probers.values():
             prober.close()
 
     def cleanup(self) -> int:
-        if not self.config.probes.cleanup:
+        """Delete every image the probers hold, registries in parallel."""
+        if not self.config.probes.cleanup or not self.probers:
             return 0
-        return sum(p.cleanup_all() for p in self.probers.values())
+        with ThreadPoolExecutor(min(8, len(self.probers))) as pool:
+            return sum(pool.map(lambda p: p.cleanup_all(), self.probers.values()))

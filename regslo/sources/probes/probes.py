@@ -4,7 +4,11 @@ A probe run never raises: every outcome becomes a ``ProbeResult`` with a bounded
 deadline (``probes.timeout``) that bounds every request it makes, so a frozen registry costs one timeout.
 What a run pushes is deleted again: the push probe keeps the newest two images (the pull probe reads the
 newest; a pull that started just before a push still finds its image) and deletes older ones, the
-replication probe deletes its image on both sides, and ``sweep()`` removes leftovers of earlier processes.
+replication probe deletes its image on both sides, and ``sweep()`` removes leftovers of earlier processes
+(never an image being pushed or checked right now: those are "in flight").
+
+Shutdown (``stopping`` set, ``client.not_after`` set by the engine): runs not yet started are skipped, a
+replication check stops waiting, and cleanup requests end by ``not_after`` like everything else.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from regslo.sources.probes.image import TestImage, build_image, parse_tag
 
 log = logging.getLogger("regslo.probes")
 KEEP_IMAGES = 2
+_STOPPED = object()  # a replication wait ended by shutdown
 STALE_FOREIGN_SECONDS = 3600.0  # another instance's probe image older than this is an orphan
 
 
@@ -75,7 +80,7 @@ class RegistryProber:
     """Runs the probes of one registry; thread-safe (the scheduler runs ping, push and pull concurrently)."""
 
     def __init__(self, registry: Registry, settings: ProbeSettings, instance: str,
-                 client: RegistryClient | None = None):
+                 client: RegistryClient | None = None, stopping: threading.Event | None = None):
         self.registry = registry
         self.settings = settings
         self.instance = instance
@@ -85,11 +90,27 @@ class RegistryProber:
                                                chunk_size=settings.chunk_size)
         self._lock = threading.Lock()
         self._images: deque[PushedImage] = deque()
+        self._inflight: set[str] = set()  # tags being pushed or checked: sweep() leaves them alone
         self._push_runs = 0
+        self.stopping = stopping or threading.Event()
+
+    @contextmanager
+    def in_flight(self, tag: str) -> Iterator[None]:
+        """Mark ``tag`` as in use for the duration of the block (a concurrent sweep skips it)."""
+        with self._lock:
+            self._inflight.add(tag)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inflight.discard(tag)
 
     # -- running ----------------------------------------------------------------------------------
     def run(self, probe: str) -> ProbeResult | None:
-        """Run one probe. None means the run was skipped (pull with nothing to pull: see ``_seed``)."""
+        """Run one probe. None means the run was skipped (pull with nothing to pull: see ``_seed``; or
+        shutting down)."""
+        if self.stopping.is_set():
+            return None
         if probe == "pull" and not self._seed():
             return None
         fn: Callable[[float, PhaseClock], str] = {"ping": self._ping, "push": self._push, "pull": self._pull}[probe]
@@ -117,14 +138,16 @@ class RegistryProber:
 
     def _push(self, deadline: float, clock: PhaseClock) -> str:
         image = build_image(self.instance, self.settings.blob_size)
-        pushed = self.push_image(image, deadline, clock)
-        with self._lock:
-            self._images.append(pushed)
-            stale = []
-            while len(self._images) > KEEP_IMAGES:
-                stale.append(self._images.popleft())
-            self._push_runs += 1
-            sweep_due = self._push_runs % 50 == 0
+        with self.in_flight(image.tag):
+            pushed = self.push_image(image, deadline, clock)
+            with self._lock:
+                self._images.append(pushed)
+                stale = []
+                # on shutdown the older images stay listed: cleanup_all() deletes them within its bound
+                while len(self._images) > KEEP_IMAGES and not self.stopping.is_set():
+                    stale.append(self._images.popleft())
+                self._push_runs += 1
+                sweep_due = self._push_runs % 50 == 0
         if self.settings.cleanup:
             for old in stale:
                 self.delete_image(old, deadline)
@@ -159,15 +182,18 @@ class RegistryProber:
         with self._lock:
             if self._images:
                 return True
-        clock = PhaseClock(self.client)
-        try:
-            pushed = self.push_image(build_image(self.instance, self.settings.blob_size),
-                                     time.monotonic() + self.settings.timeout, clock)
-        except Exception as exc:  # noqa: BLE001
-            log.info("pull probe of %s skipped: no image to pull (%s)", self.registry.name, short_message(exc))
+        if self.stopping.is_set():
             return False
-        with self._lock:
-            self._images.append(pushed)
+        clock = PhaseClock(self.client)
+        image = build_image(self.instance, self.settings.blob_size)
+        with self.in_flight(image.tag):
+            try:
+                pushed = self.push_image(image, time.monotonic() + self.settings.timeout, clock)
+            except Exception as exc:  # noqa: BLE001
+                log.info("pull probe of %s skipped: no image to pull (%s)", self.registry.name, short_message(exc))
+                return False
+            with self._lock:
+                self._images.append(pushed)
         return True
 
     # -- building blocks shared with replication ----------------------------------------------------
@@ -196,11 +222,11 @@ class RegistryProber:
         return max(deadline or 0.0, floor)
 
     def sweep(self, now: float | None = None, deadline: float | None = None) -> int:
-        """Delete probe images left by earlier runs: this instance's (except live ones) and stale foreign ones."""
+        """Delete probe images left by earlier runs: this instance's (except live and in-flight ones) and
+        stale foreign ones. Bounded: listing by ``deadline`` (default ``timeout`` from now), no new image
+        started after it or on shutdown, each deletion bounded as in ``delete_image``."""
         now = now or time.time()
         deadline = deadline or time.monotonic() + self.settings.timeout
-        with self._lock:
-            live = {img.tag for img in self._images}
         removed = 0
         try:
             tags = self.client.list_tags(self.repo, deadline)
@@ -209,8 +235,14 @@ class RegistryProber:
             return 0
         for tag in tags:
             parsed = parse_tag(tag)
-            if parsed is None or tag in live:
+            with self._lock:
+                live = tag in self._inflight or any(img.tag == tag for img in self._images)
+            if parsed is None or live:
                 continue
+            if self.stopping.is_set() or time.monotonic() >= deadline:
+                log.info("sweep of %s stopped at its deadline; the rest is left for the next sweep",
+                         self.registry.name)
+                break
             instance, ts = parsed
             if instance != self.instance and now - ts < STALE_FOREIGN_SECONDS:
                 continue
@@ -250,25 +282,31 @@ class ReplicationProber:
         self.source = source
         self.destination = destination
 
-    def run(self) -> ReplicationResult:
+    def run(self) -> ReplicationResult | None:
+        """One check; None when shutdown interrupted it (neither a success nor a timeout: not recorded)."""
         settings = self.source.settings
+        if self.source.stopping.is_set():
+            return None
         image = build_image(self.source.instance, min(settings.blob_size, 64 * 1024), purpose="replication")
-        clock = PhaseClock(self.source.client)
-        try:
-            pushed = self.source.push_image(image, time.monotonic() + settings.timeout, clock)
-        except Exception as exc:  # noqa: BLE001
-            return ReplicationResult(self.pair.source, self.pair.destination, "error", reason=classify(exc),
-                                     message="push to source failed: " + short_message(exc))
-        pushed_at = time.monotonic()
-        seen: str | None = None
-        try:
-            lag, seen = self._wait(pushed, pushed_at)
-        finally:
-            if settings.cleanup:
-                self.source.delete_image(pushed)
-                self.destination.delete_image(pushed)
-                if seen and seen != pushed.manifest_digest:  # the copy's own manifest; blobs may differ too
-                    self.destination.delete_image(PushedImage(pushed.tag, seen, ()))
+        with self.source.in_flight(image.tag), self.destination.in_flight(image.tag):
+            clock = PhaseClock(self.source.client)
+            try:
+                pushed = self.source.push_image(image, time.monotonic() + settings.timeout, clock)
+            except Exception as exc:  # noqa: BLE001
+                return ReplicationResult(self.pair.source, self.pair.destination, "error", reason=classify(exc),
+                                         message="push to source failed: " + short_message(exc))
+            pushed_at = time.monotonic()
+            seen: str | None = None
+            try:
+                lag, seen = self._wait(pushed, pushed_at)
+            finally:
+                if settings.cleanup:
+                    self.source.delete_image(pushed)
+                    self.destination.delete_image(pushed)
+                    if seen and seen != pushed.manifest_digest:  # the copy's own manifest; blobs may differ too
+                        self.destination.delete_image(PushedImage(pushed.tag, seen, ()))
+        if lag is _STOPPED:
+            return None
         src, dst = self.pair.source, self.pair.destination
         if lag is None:
             return ReplicationResult(src, dst, "timeout", reason="timeout",
@@ -279,13 +317,17 @@ class ReplicationProber:
                                              f"under the tag, pushed {pushed.manifest_digest[:19]}")
         return ReplicationResult(src, dst, "ok", lag=lag, message=f"replicated in {lag:.2f}s")
 
-    def _wait(self, pushed: PushedImage, pushed_at: float) -> tuple[float | None, str | None]:
-        """(lag, digest the destination serves under the tag), or (None, None) when it never appeared."""
+    def _wait(self, pushed: PushedImage, pushed_at: float) -> tuple[Any, str | None]:
+        """(lag, digest the destination serves under the tag), (None, None) when it never appeared, or
+        (_STOPPED, None) when shutdown ended the wait."""
         end = pushed_at + self.pair.timeout
         client = self.destination.client
         repo = self.destination.repo
+        stopping = self.source.stopping
         while True:
             now = time.monotonic()
+            if stopping.is_set():
+                return _STOPPED, None
             if now >= end:
                 return None, None
             try:
@@ -298,4 +340,4 @@ class ReplicationProber:
                     return lag, digest
             except Exception as exc:  # noqa: BLE001 - destination trouble counts against freshness
                 log.debug("replication poll %s: %s", self.pair.destination, short_message(exc))
-            time.sleep(max(0.0, min(self.pair.poll_interval, end - time.monotonic())))
+            stopping.wait(max(0.0, min(self.pair.poll_interval, end - time.monotonic())))

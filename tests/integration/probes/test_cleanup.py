@@ -63,3 +63,16 @@ def test_startup_sweep_removes_own_leftovers_and_stale_foreign_only(registry):
     left = sorted(tags(registry))
     assert "user-tag" in left and len(left) == 2
     assert any(t.startswith("regslo-other-") for t in left)
+
+
+def test_sweep_leaves_images_in_flight_alone(registry):
+    """The start-up sweep now runs beside the probes: an image a probe is pushing (or a replication check is
+    waiting for) is not yet in the prober's list, and must not be swept from under it."""
+    p = RegistryProber(Registry("r1", registry.url, "t"), SETTINGS, "me")
+    img = build_image("me", 1024)
+    with p.in_flight(img.tag):
+        p.push_image(img, time.monotonic() + 4, PhaseClock(p.client))
+        assert p.sweep() == 0
+        assert img.tag in tags(registry)
+    assert p.sweep() == 1  # once no run holds it, it is a leftover like any other
+    assert tags(registry) == []

@@ -129,3 +129,38 @@ def test_token_request_counts_are_exposed_for_every_registry():
     got = series(reg, "regslo_auth_token_requests_total")
     assert got == {("us", "ok"): 3, ("us", "denied"): 1, ("us", "error"): 2,
                    ("eu", "ok"): 0, ("eu", "denied"): 0, ("eu", "error"): 0}
+
+
+def test_batch_totals_count_auth_failures_like_single_requests():
+    from regslo.sli.log_metrics import LogMetrics
+
+    reg = CollectorRegistry()
+    metrics = LogMetrics(reg)
+    sink = metrics.sink("r", "s")
+    sink.add({("pull", "403", "app"): 3, ("ping", "401", None): 5, ("push", "401", "app"): 2,
+              ("pull", "200", "app"): 7}, {"pull": 100}, {}, {})
+    metrics.publish()
+    failures = series(reg, "regslo_registry_auth_failures_total")
+    assert failures[("pull", "r")] == 3 and failures[("push", "r")] == 2 and failures[("ping", "r")] == 0
+
+
+def test_status_page_lists_overwrites_and_consistency_escaped():
+    from regslo.outputs.status import build_status, render_html
+    from regslo.sli.recent import RecentResults
+
+    config = parse_config("registries: [{name: us, url: 'http://127.0.0.1:5001'}, {name: eu, url: 'http://x:1'}]\n")
+    status = build_status(config, RecentResults(config).snapshot(), [], now=1_800_000_000.0)
+    bare = render_html(status)
+    assert 'id="protected-overwrites"' not in bare and 'id="tag-consistency"' not in bare
+    d1, d2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    status["protected_tag_overwrites"] = [{"registry": "us", "repository": "prod/app", "tag": "v1",
+                                           "old_digest": d1, "new_digest": d2, "actor": "<script>x</script>",
+                                           "time": "2026-11-27T08:31:58Z", "seen_at": 1.0, "seen": ""}]
+    status["tag_consistency"] = [{"repository": "app/web", "tag": "latest", "consistent": False,
+                                  "digests": {"us": d1, "eu": None}, "checked_at": 1_800_000_000.0,
+                                  "inconsistent_since": 1_799_999_000.0}]
+    html = render_html(status)
+    assert 'id="protected-overwrites"' in html and "prod/app:v1" in html and d1 in html and d2 in html
+    assert "<script>x" not in html and "&lt;script&gt;x" in html
+    assert 'data-repository="app/web" data-tag="latest" data-consistent="False"' in html
+    assert "eu: absent" in html and f"us: {d1[:19]}" in html

@@ -20,10 +20,13 @@ The parser is a small state machine per source:
 
 - a run starts at its first line (a repository name, a mark, or the summary of an empty registry);
 - it ends successfully when every blob the summary announced has its ``Deleting blob`` line (at once when
-  the summary announces none), or when the next run starts (a ``--dry-run`` deletes nothing; output
-  captured without stderr has no deletion lines);
+  the summary announces none), or, for a run without deletion lines (``--dry-run``, or stdout only), at the
+  empty line after its last ``blob eligible`` line (the ``echo`` of the documented cron line) or when the
+  next run starts;
 - it ends as a failure on ``failed to garbage collect``, ``configuration error``, a Go ``panic:`` or a
-  logrus ``fatal``/``panic`` line.
+  logrus ``fatal``/``panic`` line, and when it was cut off (killed, out of memory, a CronJob deadline):
+  the ``echo`` or the next run's first line arrives before its sweep is complete, or a new run's lines
+  follow the blank line that should have preceded its summary.
 
 Deleted blobs and manifests are counted from the deletion lines (what was really removed), not from the
 summary. Times come from the logrus lines' own ``time``; lines without one (all of stdout) take the
@@ -68,7 +71,7 @@ def _logrus(line: str) -> tuple[str, str, float | None] | None:
     if line.startswith("{"):
         try:
             doc = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the json module allows
             return None
         if not isinstance(doc, dict) or not isinstance(doc.get("msg"), str):
             return None
@@ -100,8 +103,10 @@ class GCParser:
         self.started: float | None = None
         self.last: float | None = None
         self.announced = 0  # blobs the summary said are eligible
+        self.eligible = 0  # "blob eligible for deletion" lines seen
         self.blobs = 0
         self.manifests = 0
+        self.blank = False  # an empty line during the mark phase: the summary, or the end of a cut-off run
 
     # -- run bookkeeping --------------------------------------------------------------------------------
     def _now(self, stamp: float | None) -> None:
@@ -113,9 +118,13 @@ class GCParser:
         if self.last is None or when > self.last:
             self.last = when
 
+    def _complete_without_deletions(self) -> bool:
+        """The run printed its whole sweep but no deletion line: ``--dry-run``, or stderr not captured."""
+        return self.state == SWEEP and self.blobs == 0 and self.eligible >= self.announced
+
     def _begin(self, sink: Sink, stamp: float | None = None) -> None:
-        if self.state != IDLE:  # the previous run never finished: a dry run, or no stderr captured
-            self._finish(sink, "success")
+        if self.state != IDLE:  # the previous run never finished
+            self._finish(sink, "success" if self._complete_without_deletions() else "failure")
         self.state = MARK
         self._reset()
         self._now(stamp)
@@ -129,7 +138,14 @@ class GCParser:
     def feed(self, line: str, sink: Sink) -> str:
         line = line.rstrip()
         if not line:
-            return IGNORED  # the blank line before the summary
+            # in the mark phase: the blank line printed before the summary (or the cron line's `echo` after
+            # a run killed while marking: told apart by the next line). In the sweep it is that `echo`: the
+            # run is over, complete without deletion lines (--dry-run, or stdout only) or cut off mid-sweep.
+            if self.state == SWEEP:
+                self._finish(sink, "success" if self._complete_without_deletions() else "failure")
+            elif self.state == MARK:
+                self.blank = True
+            return IGNORED
         if len(line) > MAX_LINE:
             return MALFORMED
         entry = _logrus(line)
@@ -156,12 +172,13 @@ class GCParser:
         if line.startswith(_ELIGIBLE_BLOB):
             if self.state == IDLE:
                 return MALFORMED  # a tail without its run (e.g. regslo started in the middle of one)
+            self.eligible += 1
             self._now(None)
             return PARSED
         if line.startswith(_ELIGIBLE_MANIFEST) or _MARK.match(line) or _REPO.match(line):
-            if self.state == SWEEP:
-                self._begin(sink)  # the next run has begun
-            elif self.state == IDLE:
+            if self.state in (SWEEP, IDLE) or self.blank:
+                # the next run has begun (after a blank line in the mark phase only the summary may follow:
+                # the run before was killed while marking)
                 self._begin(sink)
             else:
                 self._now(None)
