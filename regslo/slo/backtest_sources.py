@@ -180,9 +180,12 @@ class _TimedSink:
     def new_buckets(self) -> list[int]:
         return [0] * (len(REQUEST_DURATION_BUCKETS) + 1)
 
-    def add(self, counts: dict, hists: dict, sums: dict) -> None:
-        """A parser's aggregated totals (same meaning as ``Sink.add``), all at the current line's time."""
-        for (operation, code, _), (n, _) in counts.items():
+    def add(self, counts: dict, *rest: dict) -> None:
+        """A parser's aggregated totals (``Sink.add(counts, nbytes, hists, sums)``), all at the current line's
+        time: ``counts`` {(operation, code, repository): requests}, ``hists`` {operation: per-bucket counts}."""
+        hists = rest[-2] if len(rest) >= 2 else {}
+        for (operation, code, _), value in counts.items():
+            n = value[0] if isinstance(value, (list, tuple)) else value
             self.requests += [(self.now, operation, str(code))] * int(n)
         bounds = REQUEST_DURATION_BUCKETS
         for operation, per_bucket in hists.items():

@@ -142,7 +142,7 @@ def test_timed_sink_places_batched_totals_at_the_line_time():
     hist = sink.new_buckets()
     hist[REQUEST_DURATION_BUCKETS.index(1.0)] = 2
     hist[-1] = 1  # over the largest bound
-    sink.add({("pull", "200", "a/b"): [3, 100], ("pull", "503", None): [1, 0]}, {"pull": hist}, {"pull": 9.0})
+    sink.add({("pull", "200", "a/b"): 3, ("pull", "503", None): 1}, {"pull": 100}, {"pull": hist}, {"pull": 9.0})
     sink.request("push", "201", None, None, 0.2)
     sink.cache("pull", "HIT")  # reported by some parsers, feeds no SLI: ignored
     sink.tag_overwrite(repository="a", tag="b")
