@@ -345,15 +345,17 @@ class RegistryClient:
         the spec forbids a 404 from a registry that supports the API, so it has none (distribution 2.8)."""
         out: list[dict] = []
         url: str | None = f"/v2/{repo}/referrers/{digest}"
+        end = self._deadline(deadline)
         for _ in range(max_pages):
             if url is None:
                 break
-            resp = self._request("GET", url, scope=self._scope(repo, "pull"), deadline=deadline,
-                                 what="referrers get", ok=(200, 404), headers={"Accept": OCI_INDEX})
+            resp, body = self._request("GET", url, scope=self._scope(repo, "pull"), deadline=end,
+                                       what="referrers get", ok=(200, 404), limit=limits.MANIFEST,
+                                       over="server_error", headers={"Accept": OCI_INDEX})
             if resp.status_code == 404:
                 return None
             try:
-                doc = resp.json()
+                doc = json.loads(body)
             except ValueError:
                 raise OCIError("server_error", "referrers get: response is not JSON") from None
             manifests = doc.get("manifests") if isinstance(doc, dict) else None
