@@ -28,6 +28,7 @@ from regslo.oci.client import RegistryClient
 from regslo.oci.errors import short_message
 
 log = logging.getLogger("regslo.consistency")
+STOP_WAIT = 1.0  # seconds stop() waits for the checker thread
 
 
 @dataclass
@@ -75,9 +76,14 @@ class ConsistencyChecker:
         """Resolve every tag of ``check`` on each of its registries now; update the gauges."""
         out = []
         for tag in check.tags:
+            if self._stop.is_set():  # shutting down: start no new request
+                break
             digests: dict[str, str | None] = {}
             failed = False
             for name in check.registries:
+                if self._stop.is_set():
+                    failed = True
+                    break
                 try:
                     digests[name] = self._resolve(self.clients[name], check.repository, tag)
                 except Exception as exc:  # noqa: BLE001 - a broken registry is a counted error, never a crash
@@ -86,7 +92,7 @@ class ConsistencyChecker:
                     log.info("consistency: cannot resolve %s:%s on %s: %s", check.repository, tag, name,
                              short_message(exc))
             state = self.states[(check.repository, tag)]
-            if not failed:
+            if not failed and not self._stop.is_set():
                 consistent, distinct = judge(digests)
                 now = time.time()
                 with self._lock:
@@ -122,9 +128,13 @@ class ConsistencyChecker:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop scheduling; wait at most ``STOP_WAIT`` seconds. A resolution in flight against a hanging
+        registry ends by its own deadline in the (daemon) thread: shutdown does not wait for it, so the
+        probes' bound on SIGTERM (``probes.timeout`` + a few seconds) is not spent here first. Its result
+        is not recorded."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=self.timeout + 5)
+            self._thread.join(timeout=STOP_WAIT)
             self._thread = None
 
     def _run(self) -> None:

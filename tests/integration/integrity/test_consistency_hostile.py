@@ -1,0 +1,78 @@
+"""The consistency checker against hostile registries on 127.0.0.1 (tests/support/hostile.py): its manifest
+HEADs keep the probes' rules -- a wall-clock deadline, credentials only to the registry's origin -- and a
+hanging registry does not hold up shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from prometheus_client import CollectorRegistry
+
+from regslo.config import AuthConfig, Registry, Secret
+from regslo.config.consistency import ConsistencyCheck
+from regslo.oci.client import RegistryClient
+from regslo.sources.consistency import ConsistencyChecker
+from tests.support.hostile import Reply, basic_protected, redirect
+from tests.unit.logs.support import series
+
+DIGEST = "sha256:" + "c" * 64
+PASSWORD = "consistency-secret-pw"
+
+
+def serving(srv, digest=DIGEST):
+    srv.route("HEAD", "/v2/app/web/manifests/latest", Reply(200, headers={"Docker-Content-Digest": digest}))
+    return srv
+
+
+def make(urls: dict[str, str], timeout: float, auth=None):
+    clients = {n: RegistryClient(Registry(n, u, n, auth=auth), timeout=timeout) for n, u in urls.items()}
+    check = ConsistencyCheck("app/web", ("latest",), tuple(urls), interval=0.2, grace=0)
+    reg = CollectorRegistry()
+    return clients, check, ConsistencyChecker([check], clients, reg, timeout=timeout), reg
+
+
+def test_a_dripping_registry_is_a_counted_error_by_the_deadline(hostile):
+    hang = hostile().route("*", "/*", Reply(200, header_drip=0.5, headers_forever=True))
+    clients, check, checker, reg = make({"us": serving(hostile()).url, "hang": hang.url}, timeout=2)
+    t0 = time.monotonic()
+    checker.check(check)
+    took = time.monotonic() - t0
+    assert took < 2 + 6, took  # the 2 s deadline, with slack for a loaded machine; not the endless header
+    assert series(reg, "regslo_tag_consistency_errors_total") == {("hang",): 1, ("us",): 0}
+    for c in clients.values():
+        c.close()
+
+
+def test_stop_does_not_wait_for_a_hanging_resolution(hostile):
+    hang = hostile().route("*", "/*", Reply(200, header_drip=0.5, headers_forever=True))
+    clients, check, checker, reg = make({"hang": hang.url, "us": serving(hostile()).url}, timeout=10)
+    checker.start()
+    deadline = time.monotonic() + 10
+    while not hang.received() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert hang.received()
+    t0 = time.monotonic()
+    checker.stop()
+    took = time.monotonic() - t0
+    # before: stop() joined for timeout + 5 s and the thread went on to the next registry, so SIGTERM spent
+    # up to 10 s here before the probes' own shutdown bound even started
+    assert took < 5, took
+    assert checker.snapshot()[0]["checked_at"] is None  # the interrupted round recorded nothing
+    for c in clients.values():
+        c.close()
+
+
+def test_a_redirected_head_gets_no_credentials_on_another_origin(hostile):
+    other = serving(hostile())
+    us = hostile().route("HEAD", "/v2/app/web/manifests/latest",
+                          basic_protected(redirect(f"{other.url}/v2/app/web/manifests/latest")))
+    eu = serving(hostile())
+    clients, check, checker, _ = make({"us": us.url, "eu": eu.url}, timeout=5,
+                                   auth=AuthConfig("probe", Secret(PASSWORD)))
+    (state,) = checker.check(check)
+    assert state.digests == {"us": DIGEST, "eu": DIGEST} and state.consistent
+    assert any(a.startswith("Basic ") for a in us.authorizations())
+    assert other.received() and other.authorizations() == []
+    for c in clients.values():
+        c.close()
