@@ -153,9 +153,12 @@ def test_tag_differing_between_regions_raises_RegsloTagInconsistent_after_grace(
 
     t0 = time.monotonic()
     push(stack.eu.url, "app/web", "latest")  # another image under the same tag in one region
+    pushed = time.monotonic()
     wait(lambda: regslo_value(stack, "regslo_tag_consistent", **labels) == 0, 10, "inconsistent tag")
-    seen = time.monotonic() - t0
-    assert seen <= CONSISTENCY_INTERVAL + 2.0, f"inconsistency seen after {seen:.1f}s, interval {CONSISTENCY_INTERVAL}s"
+    seen = time.monotonic() - pushed
+    # within one interval, plus slack for a loaded machine (one round's HEADs and the scrape polling);
+    # measured from the end of the push, which itself may take long when the machine is busy
+    assert seen <= CONSISTENCY_INTERVAL + 4.0, f"inconsistency seen after {seen:.1f}s, interval {CONSISTENCY_INTERVAL}s"
     assert regslo_value(stack, "regslo_tag_digests", **labels) == 2
     wait(lambda: alerts(stack, "RegsloTagInconsistent", **labels), GRACE + 20, "RegsloTagInconsistent firing")
     elapsed = time.monotonic() - t0
