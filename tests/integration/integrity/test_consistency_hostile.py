@@ -4,7 +4,8 @@ hanging registry does not hold up shutdown."""
 
 from __future__ import annotations
 
-import threading
+import hashlib
+import json
 import time
 
 from prometheus_client import CollectorRegistry
@@ -74,5 +75,22 @@ def test_a_redirected_head_gets_no_credentials_on_another_origin(hostile):
     assert state.digests == {"us": DIGEST, "eu": DIGEST} and state.consistent
     assert any(a.startswith("Basic ") for a in us.authorizations())
     assert other.received() and other.authorizations() == []
+    for c in clients.values():
+        c.close()
+
+
+def test_a_garbled_digest_header_is_not_believed_the_manifest_is_hashed(hostile):
+    """A registry's Docker-Content-Digest is shown on the status page and kept per tag: only a well-formed
+    sha256 digest is taken; otherwise the manifest is fetched and hashed (bounded by the manifest cap)."""
+    body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}).encode()
+    real = "sha256:" + hashlib.sha256(body).hexdigest()
+    odd = hostile()
+    odd.route("HEAD", "/v2/app/web/manifests/latest",
+              Reply(200, headers={"Docker-Content-Digest": "sha256:" + "<b>x</b>" * 2000}))
+    odd.route("GET", "/v2/app/web/manifests/latest",
+              Reply(200, body=body, headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}))
+    clients, check, checker, _ = make({"odd": odd.url, "eu": serving(hostile(), real).url}, timeout=5)
+    (state,) = checker.check(check)
+    assert state.digests == {"odd": real, "eu": real} and state.consistent
     for c in clients.values():
         c.close()
