@@ -1,6 +1,10 @@
 # regslo as a container: `docker build -t regslo .` then `docker run -v $PWD/regslo.yml:/etc/regslo/regslo.yml regslo`.
 # docker-compose.yml builds this image for the regslo, replicator and pager services.
 FROM python:3.11-slim
+# the commit this image is built from, shown as regslo_build_info{revision}:
+# docker build --build-arg REGSLO_REVISION=$(git rev-parse HEAD) -t regslo .
+ARG REGSLO_REVISION=""
+ENV REGSLO_REVISION=${REGSLO_REVISION}
 
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -4,7 +4,13 @@
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 tmp="$(mktemp -d /tmp/regslo-clean.XXXXXX)"
-trap 'rm -rf "$tmp"' EXIT
+# .ci/run re-installs regslo editable from the clone; afterwards point the install back where it was
+before="$(python3 -m pip show regslo 2>/dev/null | sed -n 's/^Editable project location: //p')"
+restore() {
+  rm -rf "$tmp"
+  python3 -m pip install -q --disable-pip-version-check --no-deps -e "${before:-$src}" >/dev/null 2>&1 || true
+}
+trap restore EXIT
 git clone -q "$src" "$tmp/regslo"
 cd "$tmp/regslo"
 echo "clean clone of $(git rev-parse --short HEAD) in $tmp/regslo" >&2

@@ -17,7 +17,7 @@ if [ "$missing" = 1 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${DEBS[@]}" >/dev/null
 fi
 # Debian's packages start no service by themselves here (no systemd); make sure none lingers if they did.
-if ! python3 -c 'import regslo, pytest, hypothesis, jwt, jsonschema' >/dev/null 2>&1 || [ "${REGSLO_REINSTALL:-}" = 1 ] || [ -n "${CI:-}" ]; then
+if ! python3 -c 'import regslo, pytest, hypothesis, jwt, jsonschema, bcrypt' >/dev/null 2>&1 || [ "${REGSLO_REINSTALL:-}" = 1 ] || [ -n "${CI:-}" ]; then
   echo "installing regslo (pip install -e .[test])" >&2
   python3 -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v -e '^WARNING: Location' -e 'Running pip as the' || true
 fi

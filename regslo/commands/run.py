@@ -1,4 +1,5 @@
-"""``regslo run -c FILE``: probe on a schedule, tail logs, serve /metrics until SIGTERM or Ctrl-C."""
+"""``regslo run -c FILE``: probe on a schedule, tail logs, serve /metrics until SIGTERM or Ctrl-C; SIGHUP (and
+``POST /-/reload`` with ``--web.enable-lifecycle``) reloads the config."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ from regslo.commands.common import add_config_argument, add_logging_arguments, l
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--web.listen-address", dest="listen_address", metavar="ADDR",
-                        help="HOST:PORT to serve on (overrides server.listen_address; default :9745)")
+                        help="HOST:PORT or [IPv6]:PORT to serve on (overrides server.listen_address; default :9745)")
+    parser.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
+                        help="TLS and basic auth for regslo's port, in the Prometheus exporter-toolkit format")
+    parser.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
+                        help="serve POST /-/reload (reload the config, like SIGHUP)")
     parser.add_argument("--instance", help="name this regslo in probe tags (default: probes.instance or hostname)")
     add_logging_arguments(parser)
 
@@ -23,18 +28,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.log_level, args.log_format)
     config = load_or_exit(args.config)
+    from regslo.config import ConfigError
+    from regslo.outputs.server import parse_listen_address
+    from regslo.outputs.webconfig import load_web_config
     from regslo.service import Service
 
+    address = args.listen_address or config.server.listen_address
+    if args.listen_address is not None:
+        try:
+            parse_listen_address(args.listen_address)
+        except ValueError as exc:
+            print(f"error: --web.listen-address: {exc}", file=sys.stderr)
+            return 2
+    web = None
+    if args.web_config_file:
+        try:
+            web = load_web_config(args.web_config_file)
+        except ConfigError as exc:
+            for line in exc.problems:
+                print(f"error: {line}", file=sys.stderr)
+            return 2
     try:
-        service = Service(config, listen_address=args.listen_address, instance=args.instance)
+        service = Service(config, listen_address=address, instance=args.instance, web_config=web,
+                          enable_lifecycle=args.enable_lifecycle)
     except OSError as exc:
-        print(f"error: cannot listen on {args.listen_address or config.server.listen_address}: {exc.strerror}",
-              file=sys.stderr)
+        print(f"error: cannot listen on {address}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
+    reload_requested = threading.Event()
     handle_stop_signals(stop, budget=config.probes.timeout + STOP_SLACK)
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: reload_requested.set())
     service.start()
-    stop.wait()
+    while not stop.is_set():  # SIGHUP: reload here, in the main thread (never inside the signal handler)
+        if reload_requested.wait(0.5) and not stop.is_set():
+            reload_requested.clear()
+            logging.getLogger("regslo").info("received SIGHUP: reloading %s", args.config)
+            service.reload()
     service.stop()
     return 0
 

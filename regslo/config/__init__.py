@@ -118,7 +118,9 @@ def load_config(path: str | Path, check_secrets: bool = True) -> Config:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read config: {exc.strerror}"]) from None
-    return parse_config(text, base_dir=path.parent, source=str(path), check_secrets=check_secrets)
+    config = parse_config(text, base_dir=path.parent, source=str(path), check_secrets=check_secrets)
+    config.path = path  # for reloads
+    return config
 
 
 def parse_config(text: str, base_dir: Path | None = None, source: str = "<config>",
@@ -172,9 +174,12 @@ def build_config(raw: Any, errors: Errors, base_dir: Path) -> Config:
 
 
 def _check_listen_address(value: str, path: str, errors: Errors) -> None:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        errors.add(path, f"must be HOST:PORT or :PORT, got {value!r}")
+    from regslo.outputs.server import parse_listen_address
+
+    try:
+        parse_listen_address(value)
+    except ValueError as exc:
+        errors.add(path, str(exc))
 
 
 def _parse_registries(top: Section, errors: Errors, base_dir: Path) -> list[Registry]:

@@ -10,26 +10,29 @@ Either a plain list of sources (``logs: [{path, format, registry}]``) or a mappi
       poll_interval: 0.25s
       sources:
         - {path: /var/log/registry/*.log, format: distribution, registry: us}
-        - {format: notifications, registry: us}   # webhook POST /notifications/us (no path)
+        - {format: notifications, registry: us,   # webhook POST /notifications/us (no path), which must
+           token_file: /etc/regslo/us-token}      # carry "Authorization: Bearer <token>" (or token_env)
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from regslo.config.base import Errors, Section, join
+from regslo.config.base import Errors, Secret, Section, join
 
 FORMATS = ("distribution-json", "distribution-text", "combined", "distribution", "nginx", "notifications",
            "harbor-audit", "distribution-gc")
 START_AT = ("end", "beginning")
 _SETTINGS = {"checkpoint_dir", "start_at", "repository_top_k", "max_line_bytes", "poll_interval", "sources",
              "tag_memory", "event_id_memory"}
-_SOURCE_KEYS = {"path", "format", "registry", "log_format", "name"}
+_SOURCE_KEYS = {"path", "format", "registry", "log_format", "name", "token_file", "token_env"}
 
 
 LOG_FORMAT_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
@@ -52,6 +55,7 @@ class LogSource:
     path: str | None = None  # an absolute glob; None for the notifications webhook
     log_format: str | None = None  # nginx only
     name: str | None = None  # the ``source`` label; defaults to the path (or notifications/<registry>)
+    token: Secret | None = None  # the webhook's bearer token (notifications without a path)
 
     @property
     def label(self) -> str:
@@ -90,6 +94,10 @@ def parse(raw: Any, path: str, errors: Errors, config: Any, base_dir: Path) -> L
         checkpoint_dir = _absolute(value, base_dir)
         if checkpoint_dir.exists() and not checkpoint_dir.is_dir():
             errors.add(sec.key("checkpoint_dir"), f"exists and is not a directory: {checkpoint_dir}")
+        elif errors.check_secrets:  # commands that will run the tailer: it must be able to write there
+            problem = _unwritable(checkpoint_dir)
+            if problem:
+                errors.add(sec.key("checkpoint_dir"), problem)
     start_at = sec.choice("start_at", START_AT, d.start_at)
     top_k = sec.int("repository_top_k", d.repository_top_k, minimum=1)
     if top_k is not None and top_k > 10_000:
@@ -107,6 +115,50 @@ def parse(raw: Any, path: str, errors: Errors, config: Any, base_dir: Path) -> L
                       repository_top_k=top_k or d.repository_top_k, max_line_bytes=max_line or d.max_line_bytes,
                       poll_interval=poll or d.poll_interval, tag_memory=tag_memory or d.tag_memory,
                       event_id_memory=id_memory or d.event_id_memory, registries=names)
+
+
+def _token(src: Section, errors: Errors, fmt: str | None, pattern: str | None, base_dir: Path) -> Secret | None:
+    """The webhook token of a notifications source without a path; a warning when it has none."""
+    given = [k for k in ("token_file", "token_env") if src.has(k)]
+    if given and (fmt != "notifications" or pattern is not None):
+        errors.add(src.key(given[0]), "only applies to a notifications source without a path (the webhook)")
+        return None
+    if fmt != "notifications" or pattern is not None:
+        return None
+    if not given:
+        errors.warn(src.path, "notifications webhook without token_file or token_env: anyone who can reach "
+                              "regslo's port can post events for this registry")
+        return None
+    token = src.secret("token", base_dir)
+    if token is not None and (len(token.reveal()) < 16 or any(c.isspace() for c in token.reveal())):
+        errors.add(src.key(given[0]), "the token must be at least 16 characters without spaces")
+        return None
+    return token
+
+
+def _unwritable(directory: Path) -> str | None:
+    """Why checkpoints cannot be written to ``directory``, or None. An existing directory is tried with a real
+    file (permissions, read-only mounts, quotas all show); one that does not exist yet is created at the first
+    checkpoint, so its nearest existing parent must let us create it (checked without writing there)."""
+    target = directory
+    while not target.exists():
+        if target.parent == target:
+            return f"no existing parent directory of {directory}"
+        target = target.parent
+    if not target.is_dir():
+        return f"cannot be created: {target} is not a directory"
+    if target != directory:
+        if not os.access(target, os.W_OK | os.X_OK):
+            return f"cannot be created: {target} is not writable"
+        return None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".regslo-write-test-", dir=target)
+    except OSError as exc:
+        reason = "read-only file system" if exc.errno == errno.EROFS else exc.strerror
+        return f"not writable ({target}: {reason})"
+    os.close(fd)
+    os.unlink(tmp)
+    return None
 
 
 def _absolute(value: str, base_dir: Path) -> Path:
@@ -147,9 +199,11 @@ def _parse_sources(sec: Section, errors: Errors, names: tuple[str, ...], base_di
                 if problem:
                     errors.add(src.key("log_format"), problem)
         name = src.str("name")
+        token = _token(src, errors, fmt, pattern, base_dir)
         if fmt is None or registry is None:
             continue
-        source = LogSource(format=fmt, registry=registry, path=pattern, log_format=log_format, name=name)
+        source = LogSource(format=fmt, registry=registry, path=pattern, log_format=log_format, name=name,
+                           token=token)
         if source.label in seen_labels:
             errors.add(src.key("name" if name else "registry"),
                        f"source label {source.label!r} already used by {seen_labels[source.label]}")

@@ -75,6 +75,8 @@ def parse_storage(raw: Any, path: str, errors: Errors, base_dir: Path) -> Storag
     if raw is None:
         return None
     sec = Section(raw, path, errors, known=_STORAGE_KEYS)
+    if not isinstance(raw, dict):
+        return None  # Section said "must be a mapping": one line, not a second one about path
     d = StorageConfig(path=Path("/"))
     where = sec.str("path", required=True)
     target = sec.convert("target", _ratio, d.target)

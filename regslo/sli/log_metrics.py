@@ -32,6 +32,21 @@ OUTCOMES = ("parsed", "ignored", "malformed")
 AUTH_OPERATIONS = ("ping", "list", "pull", "push", "delete", "other")  # regslo.sources.logs.classify.OPERATIONS
 RECENT_PROTECTED = 20  # protected-tag overwrites kept in memory for the status page
 PARSED, IGNORED, MALFORMED = OUTCOMES
+# why a POST to the notifications webhook was refused (the values of the reason label)
+REJECT_REASONS = ("missing_token", "wrong_token", "unknown_registry", "content_type", "too_large", "malformed",
+                  "too_many_events", "event_id_too_long")
+_LIVE = (
+    ("regslo_notifications_rejected", "Requests to the notifications webhook refused, by reason (nothing of them "
+     "was counted).", ("registry", "reason"), "rejected"),
+    ("regslo_log_checkpoint_failures", "Log checkpoints that could not be written (totals stay unpublished until "
+     "one is).", ("source",), "checkpoint_failures"),
+    ("regslo_log_files_unreadable", "Files matched by a source's glob that could not be opened (once each time "
+     "a file becomes unreadable).", ("source",), "unreadable"),
+)
+# label names per kind of series: what a checkpoint row must look like
+_ARITY = {"requests": 3, "bytes": 2, "repos": 4, "events": 2, "media": 3, "overwrites": 1, "lines": 2,
+          "last_line": 1, "dur_sum": 2, "dur": 2, "auth_failures": 2, "protected": 1, "gc_runs": 2, "gc_blobs": 1,
+          "gc_manifests": 1, "gc_reclaimed": 1, "gc_last_success": 1, "gc_duration": 1}
 # Response classes of the per-repository series. 429 has its own class (throttling is what on-call looks
 # for per repository); ``class=~"4.."`` selects every client error. ``other``: no status (Harbor audit
 # entries) or a status outside 200-599.
@@ -141,11 +156,32 @@ class LogMetrics(Collector):
         self.protected = None  # regslo.config.integrity.ImmutableTags, set by the owner
         self.recent_protected: deque[dict] = deque(maxlen=RECENT_PROTECTED)
         self._published: dict[str, dict] = self._copy()
+        # tailer health: live counters, shown at once and never checkpointed (a failed checkpoint must show)
+        self.live: dict[str, dict[tuple[str, ...], int]] = {"rejected": {}, "checkpoint_failures": {},
+                                                            "unreadable": {}}
+        self.registry = registry
         # (registry, started, ended) -> bytes a garbage collection freed, or None when unknown; set by the
         # service when that registry's storage is measured (regslo.sources.storage)
         self.reclaimed: Any = None
         if registry is not None:
             registry.register(self)
+
+    def unregister(self) -> None:
+        if self.registry is not None:
+            try:
+                self.registry.unregister(self)
+            except KeyError:
+                pass
+
+    def count_live(self, kind: str, key: tuple[str, ...], n: int = 1) -> None:
+        with self.lock:
+            values = self.live[kind]
+            values[key] = values.get(key, 0) + n
+
+    def declare_webhook(self, registry: str) -> None:
+        with self.lock:
+            for reason in REJECT_REASONS:
+                self.live["rejected"].setdefault((registry, reason), 0)
 
     # -- set-up -----------------------------------------------------------------------------------------
     def sink(self, registry: str, source: str) -> "Sink":
@@ -205,13 +241,46 @@ class LogMetrics(Collector):
         state: dict[str, dict] = {}
         for kind in (*self.KINDS, "dur"):
             rows = data.get(kind, [])
-            state[kind] = {tuple(str(x) for x in row[:-1]): (list(row[-1]) if kind == "dur" else row[-1])
-                           for row in rows if kind != "repos" or len(row) == 5}  # older: without class
+            if not isinstance(rows, list):
+                raise ValueError(f"metrics.{kind} is not a list")
+            state[kind] = {}
+            for row in rows:
+                if kind == "repos" and isinstance(row, list) and len(row) == 4:
+                    continue  # written before repository series had a class label
+                key, value = self._checked_row(kind, row)
+                state[kind][key] = value
+        limiters = data.get("limiters", {})
+        if not isinstance(limiters, dict):
+            raise ValueError("metrics.limiters is not a mapping")
+        loaded = {}
+        for reg, lim_data in limiters.items():
+            if not isinstance(lim_data, dict):
+                raise ValueError("metrics.limiters has a malformed entry")
+            lim = RepositoryLimiter(self.top_k)
+            lim.load(lim_data)  # ValueError/TypeError on a hand-edited value, before anything is changed
+            loaded[str(reg)] = lim
         with self.lock:
             for kind, values in state.items():
                 self.state[kind].update(values)
-            for reg, lim_data in dict(data.get("limiters", {})).items():
-                self.limiter(reg).load(lim_data)
+            for reg, lim in loaded.items():
+                self.limiter(reg).load(lim.dump())
+
+    def _checked_row(self, kind: str, row: Any) -> tuple[tuple[str, ...], Any]:
+        """One checkpoint row, type-checked: a hand-edited value must be refused here, not break every
+        later scrape of /metrics."""
+        arity = _ARITY.get(kind)
+        if not isinstance(row, list) or (arity is not None and len(row) != arity + 1) or len(row) < 2 \
+                or not all(isinstance(x, str) for x in row[:-1]):
+            raise ValueError(f"metrics.{kind} has a malformed row")
+        value = row[-1]
+        if kind == "dur":
+            if not isinstance(value, list) or len(value) != len(self.buckets) + 1 \
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+                raise ValueError("metrics.dur has a malformed bucket list")
+            return tuple(row[:-1]), list(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+            raise ValueError(f"metrics.{kind} has a value that is not a non-negative number")
+        return tuple(row[:-1]), value
 
     def retain(self, sources: set[str], registries: set[str]) -> None:
         """Forget restored series of sources or registries no longer configured (stale after a config change)."""
@@ -306,6 +375,11 @@ class LogMetrics(Collector):
                 cumulative.append((bound, running))
             hist.add_metric(list(key), cumulative, snap["dur_sum"].get(key, 0.0))
         yield hist
+        with self.lock:
+            live = {kind: dict(values) for kind, values in self.live.items()}
+        for name, doc, labels, kind in _LIVE:
+            if live[kind]:  # declared by the service; a replay has none of them
+                yield _counter(name, doc, labels, live[kind])
 
 
 def _gc_families(snap: dict[str, dict]) -> Iterator:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from regslo import __version__
 from regslo.config import Config
 from regslo.events import PHASES, ProbeResult, ReplicationResult
 from regslo.oci.errors import REASONS
+from regslo.sli import build_info
 from regslo.sli.buckets import PROBE_DURATION_BUCKETS, REPLICATION_LAG_BUCKETS
 
 # phases each probe reports (auth only when the registry asks for credentials)
@@ -53,28 +53,47 @@ class ProbeMetrics:
         self.repl_lag = Histogram("regslo_replication_lag_seconds",
                                   "Time from a completed push to the source until the destination serves it.",
                                   ["source", "destination"], buckets=REPLICATION_LAG_BUCKETS, registry=r)
-        self.build_info = Gauge("regslo_build_info", "Always 1; the version label says which regslo runs.",
-                                ["version"], registry=r)
-        self.build_info.labels(__version__).set(1)
+        self.build_info = build_info.register(r)
         self._init_series(config)
 
-    def _init_series(self, config: Config) -> None:
+    def _series(self, config: Config) -> dict[object, set[tuple[str, ...]]]:
+        """Every label set each metric has for ``config`` (created at zero, removed when it goes away)."""
+        out: dict[object, set[tuple[str, ...]]] = {m: set() for m in (
+            self.runs, self.duration, self.last_success, self.failures, self.phase,
+            self.repl_checks, self.repl_timeouts, self.repl_mismatches, self.repl_lag, self.repl_errors)}
         for reg in config.registries:
             for probe in config.probes.enabled:
-                self.runs.labels(reg.name, reg.region, probe)
-                self.duration.labels(reg.name, reg.region, probe)
-                self.last_success.labels(reg.name, reg.region, probe)
-                for reason in REASONS:
-                    self.failures.labels(reg.name, reg.region, probe, reason)
-                for phase in PROBE_PHASES[probe]:
-                    self.phase.labels(reg.name, reg.region, probe, phase)
+                labels = (reg.name, reg.region, probe)
+                for metric in (self.runs, self.duration, self.last_success):
+                    out[metric].add(labels)
+                out[self.failures].update((*labels, reason) for reason in REASONS)
+                out[self.phase].update((*labels, phase) for phase in PROBE_PHASES[probe])
         for pair in config.replication:
-            self.repl_checks.labels(pair.source, pair.destination)
-            self.repl_timeouts.labels(pair.source, pair.destination)
-            self.repl_mismatches.labels(pair.source, pair.destination)
-            self.repl_lag.labels(pair.source, pair.destination)
-            for reason in REASONS:
-                self.repl_errors.labels(pair.source, pair.destination, reason)
+            labels = (pair.source, pair.destination)
+            for metric in (self.repl_checks, self.repl_timeouts, self.repl_mismatches, self.repl_lag):
+                out[metric].add(labels)
+            out[self.repl_errors].update((*labels, reason) for reason in REASONS)
+        return out
+
+    def _init_series(self, config: Config) -> None:
+        self._current = self._series(config)
+        for metric, label_sets in self._current.items():
+            for labels in label_sets:
+                metric.labels(*labels)
+
+    def reconfigure(self, config: Config) -> None:
+        """After a reload: series of registries, probes and pairs still configured keep their values (no
+        counter reset), those no longer configured disappear, new ones start at zero."""
+        old = self._current
+        self._current = self._series(config)
+        for metric, label_sets in self._current.items():
+            for labels in old.get(metric, set()) - label_sets:
+                try:
+                    metric.remove(*labels)
+                except KeyError:
+                    pass
+            for labels in label_sets:
+                metric.labels(*labels)
 
     def probe_result(self, result: ProbeResult) -> None:
         labels = (result.registry, result.region, result.probe)

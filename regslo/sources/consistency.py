@@ -71,6 +71,25 @@ class ConsistencyChecker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def reconfigure(self, checks: list[ConsistencyCheck], clients: Mapping[str, RegistryClient]) -> None:
+        """After a config reload (call while stopped): new checks and clients; tags still checked keep
+        their state and series, those no longer checked lose them."""
+        self.checks = list(checks)
+        self.clients = clients
+        keep = {(c.repository, t) for c in self.checks for t in c.tags}
+        for key in [k for k in self.states if k not in keep]:
+            del self.states[key]
+            for gauge in (self.consistent, self.digests):
+                try:
+                    gauge.remove(*key)
+                except KeyError:
+                    pass
+        for key in keep - set(self.states):
+            self.states[key] = TagState(*key)
+        for name in sorted({n for c in self.checks for n in c.registries}):
+            self.errors.labels(name)
+        self._stop = threading.Event()
+
     # -- one check ------------------------------------------------------------------------------------
     def check(self, check: ConsistencyCheck) -> list[TagState]:
         """Resolve every tag of ``check`` on each of its registries now; update the gauges."""

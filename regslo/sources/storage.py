@@ -32,6 +32,9 @@ from regslo.sli.fill import full_in_seconds
 log = logging.getLogger("regslo.storage")
 TICK = 0.1  # seconds per walk slice
 MAX_SAMPLES = 20_000  # history bound per registry, whatever window/sample_interval say
+# open directories per walk (one per level): a registry tree is ~12 levels plus one per component of a
+# repository name, and a name (at most 255 characters) has at most 128 components
+MAX_DEPTH = 160
 
 
 def statvfs(path: str) -> tuple[int, int]:
@@ -44,7 +47,11 @@ class Walk:
     """An incremental ``du``: allocated bytes of every file and directory under ``root``.
 
     ``step(n)`` examines at most ``n`` entries and returns True when the walk is complete. Entries that
-    vanish meanwhile (a GC or an upload finishing) are skipped; symlinks are not followed.
+    vanish meanwhile (a GC or an upload finishing) are skipped; symlinks are not followed, so a link can
+    neither loop nor lead out of the root. Directories that cannot be read (permission denied) and
+    directories deeper than ``MAX_DEPTH`` are skipped and counted in ``errors``: the walk holds one open
+    directory per level, so the depth bound is also its bound on file descriptors and memory. ``failed`` is
+    True when the root itself could not be read (nothing was measured).
     """
 
     def __init__(self, root: str):
@@ -52,6 +59,7 @@ class Walk:
         self.bytes = 0
         self.entries = 0
         self.errors = 0
+        self.failed = False
         self._stack: list[Any] = []
         self._done = False
         try:
@@ -59,6 +67,7 @@ class Walk:
             self._stack.append(os.scandir(root))
         except OSError:
             self.errors += 1
+            self.failed = True
             self._done = True
 
     def step(self, budget: int) -> bool:
@@ -78,7 +87,10 @@ class Walk:
                 st = entry.stat(follow_symlinks=False)
                 self.bytes += st.st_blocks * 512
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(os.scandir(entry.path))
+                    if len(stack) >= MAX_DEPTH:
+                        self.errors += 1  # its own size is counted, its contents are not
+                    else:
+                        stack.append(os.scandir(entry.path))
             except FileNotFoundError:
                 continue
             except OSError:
@@ -102,8 +114,10 @@ class Tracked:
     registry_bytes: float | None = None
     scan_timestamp: float | None = None
     scan_duration: float | None = None
+    scan_errors: float | None = None
     walk: Walk | None = None
     walk_started: float = 0.0
+    credit: float = 0.0  # entries the walk may still examine: scan_rate * TICK per tick (fractions carry)
     next_walk: float = 0.0
     next_sample: float = 0.0
     errors: int = 0
@@ -190,14 +204,26 @@ class StorageMonitor(Collector):
                 return
             t.walk = Walk(str(t.settings.path))
             t.walk_started = now
-        if t.walk.step(max(1, int(t.settings.scan_rate * TICK))):
+        per_tick = t.settings.scan_rate * TICK
+        t.credit = min(t.credit + per_tick, per_tick + 1.0)
+        budget = int(t.credit)
+        if budget < 1:
+            return  # below 10 entries a second: not every tick may examine one
+        t.credit -= budget
+        if t.walk.step(budget):
             walk, t.walk = t.walk, None
             walk.close()
             t.next_walk = time.monotonic() + t.settings.scan_interval
+            if walk.failed:  # nothing measured: keep the last total and its (ageing) timestamp
+                t.errors += 1
+                if t.errors == 1 or t.errors % 100 == 0:
+                    log.warning("storage of %s: cannot read the registry root %s", t.name, walk.root)
+                return
             with self.lock:
                 t.registry_bytes = float(walk.bytes)
                 t.scan_timestamp = self.clock()
                 t.scan_duration = time.monotonic() - t.walk_started
+                t.scan_errors = float(walk.errors)
             if walk.errors:
                 log.warning("storage of %s: walk of %s skipped %d unreadable entries", t.name, walk.root,
                             walk.errors)
@@ -231,6 +257,8 @@ class StorageMonitor(Collector):
              "Allocated bytes under the registry root, from the last complete walk."),
             ("scan_timestamp", "regslo_storage_scan_timestamp_seconds", "End of the last complete walk."),
             ("scan_duration", "regslo_storage_scan_duration_seconds", "How long the last complete walk took."),
+            ("scan_errors", "regslo_storage_scan_skipped_entries",
+             "Entries the last complete walk skipped: unreadable (e.g. permission denied) or too deep."),
             ("full_in", "regslo_storage_full_in_seconds",
              "Seconds until the filesystem is full at the recent growth rate (+Inf when not growing)."),
         )

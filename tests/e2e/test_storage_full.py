@@ -16,6 +16,7 @@ It prints the projected and the actual time to full.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -70,7 +71,7 @@ def firing(prom: str) -> list[dict]:
 def test_storage_full_is_caught_before_pushes_fail_and_gc_reclaims(tmp_path):
     require("docker-registry")
     prometheus = require("prometheus")
-    with mounted_tmpfs(tmp_path / "mnt", "32m") as mnt:
+    with mounted_tmpfs(tmp_path / "mnt", "32m") as mnt, contextlib.ExitStack() as cleanup:
         # -- a registry whose storage is the tmpfs
         root = mnt / "registry"
         root.mkdir()
@@ -80,6 +81,7 @@ def test_storage_full_is_caught_before_pushes_fail_and_gc_reclaims(tmp_path):
         cfg = registry_config(workdir, port, name="full")
         cfg["storage"]["filesystem"]["rootdirectory"] = str(root)
         reg = RegistryProcess(name="full", workdir=workdir, port=port, config=cfg).start()
+        cleanup.callback(reg.stop)  # stopped (before the unmount) even if the set-up below fails
         gc_log = tmp_path / "gc.log"
         gc_log.touch()
         regslo_port = free_port()

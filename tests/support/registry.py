@@ -134,6 +134,7 @@ class RegistryProcess:
 def registry_config(workdir: Path, port: int, *, name: str = "r1", formatter: str = "json",
                     htpasswd: Path | None = None, token: dict | None = None,
                     tls: tuple[Path, Path] | None = None, notify_url: str | None = None,
+                    notify_headers: dict[str, list[str]] | None = None,
                     delete: bool = True, proxy_remote: str | None = None) -> dict[str, Any]:
     storage = workdir / "data"
     storage.mkdir(parents=True, exist_ok=True)
@@ -153,7 +154,8 @@ def registry_config(workdir: Path, port: int, *, name: str = "r1", formatter: st
         cfg["http"]["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
     if notify_url:
         cfg["notifications"] = {"events": {"includereferences": True}, "endpoints": [
-            {"name": "regslo", "url": notify_url, "timeout": "1s", "threshold": 5, "backoff": "1s"}]}
+            {"name": "regslo", "url": notify_url, "timeout": "1s", "threshold": 5, "backoff": "1s",
+             **({"headers": notify_headers} if notify_headers else {})}]}
     if proxy_remote:
         cfg["proxy"] = {"remoteurl": proxy_remote}
     return cfg

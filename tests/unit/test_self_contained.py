@@ -8,7 +8,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CHECKED = ("regslo", "tests", "bench", "scripts", ".ci")
 # A path that climbs out of the checkout into a sibling folder the developers happen to have.
-OUTSIDE = re.compile(r"\.\./shared|parents\[2\]\s*/\s*[\"']shared")
+# Also the absolute path of the developers' copy, and the same climb spelt with path joins.
+OUTSIDE = re.compile(r"\.\./shared|/work/shared|parents\[\d+\]\s*/\s*[\"']shared|[\"']\.\.[\"']\s*,\s*[\"']shared")
+
+
+def test_the_pattern_catches_each_way_of_reaching_outside():
+    for line in ('SAMPLES = ROOT / "../shared/samples"', "open('/work/shared/reference/oci.md')",
+                 'Path(__file__).parents[3] / "shared"', "os.path.join(root, '..', 'shared', 'x')"):
+        assert OUTSIDE.search(line), line
+    assert not OUTSIDE.search('"shared by every source"')
 
 
 def test_no_file_refers_to_a_folder_beside_the_checkout():

@@ -11,48 +11,28 @@ import argparse
 import signal
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from regslo.commands.common import load_or_exit
-from regslo.sources.logs.service import LogService
+from regslo.outputs.server import ExporterServer, Request, Response
+from regslo.sources.logs.service import MAX_BODY, LogService
 
 
-def serve(service: LogService, registry: CollectorRegistry, host: str, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.split("?")[0] != "/metrics":
-                return self._reply(404, b"not found\n", "text/plain")
-            self._reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+def serve(service: LogService, registry: CollectorRegistry, host: str, port: int) -> ExporterServer:
+    """``GET /metrics`` and ``POST /notifications/<registry>`` on the exporter's hardened server, started."""
+    server = ExporterServer(registry, f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
 
-        def do_POST(self) -> None:
-            prefix = "/notifications/"
-            if not self.path.startswith(prefix):
-                return self._reply(404, b"not found\n", "text/plain")
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                return self._reply(400, b"bad Content-Length\n", "text/plain")
-            if length > 8 * 1024 * 1024:
-                return self._reply(413, b"envelope too large\n", "text/plain")
-            body = self.rfile.read(length) if length > 0 else b""
-            status, text = service.handle_notification(body, dict(self.headers.items()), self.path[len(prefix):])
-            self._reply(status, text, "text/plain")
+    def precheck(req: Request) -> Response | None:
+        status, body = service.authorize_notification(req.path.rstrip("/").rsplit("/", 1)[-1], req.headers)
+        return None if status == 200 else Response(status, body)
 
-        def _reply(self, status: int, body: bytes, ctype: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def notifications(req: Request) -> Response:
+        status, body = service.handle_notification(req.body, req.headers, req.path.rstrip("/").rsplit("/", 1)[-1])
+        return Response(status, body)
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="regslo-logs-http", daemon=True).start()
+    server.route("POST", "/notifications", notifications, prefix=True, max_body=MAX_BODY, precheck=precheck)
+    server.start()
     return server
 
 
@@ -72,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     registry = CollectorRegistry()
     service = LogService(config.logs, registry)
     try:
-        server = serve(service, registry, host or "127.0.0.1", int(port))
+        server = serve(service, registry, host.strip("[]") or "127.0.0.1", int(port))
     except OSError as exc:
         print(f"error: --listen: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -82,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     service.start()
     print(f"following logs; metrics on http://{args.listen}/metrics", file=sys.stderr, flush=True)
     done.wait()
-    server.shutdown()
+    server.stop()
     service.stop()
     return 0
 

@@ -62,21 +62,35 @@ class SourceFollower:
     grace: float = 2.0
     max_bytes_per_poll: int = 2 * 1024 * 1024  # bounds the time between checkpoints while catching up
     clock: Callable[[], float] = time.monotonic
+    on_unreadable: Callable[[str, OSError], None] | None = None  # a matched file that cannot be opened
     files: dict[tuple[int, int], TrackedFile] = field(default_factory=dict)
     behind: bool = False
     _started: bool = False
+    _unreadable: set[str] = field(default_factory=set)  # paths reported as unreadable, until they open
 
     # -- discovery -------------------------------------------------------------------------------------
     def _open(self, path: str) -> tuple[int, os.stat_result] | None:
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError:
+        except FileNotFoundError:
+            return None  # gone between glob and open (rotation): not a problem
+        except OSError as exc:
+            self._report_unreadable(path, exc)
             return None
+        self._unreadable.discard(path)
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
             return None
         return fd, st
+
+    def _report_unreadable(self, path: str, exc: OSError) -> None:
+        """Once per path while it stays unreadable (the glob finds it again every poll)."""
+        if path in self._unreadable or len(self._unreadable) >= 10_000:
+            return
+        self._unreadable.add(path)
+        if self.on_unreadable is not None:
+            self.on_unreadable(path, exc)
 
     def _resume_entry(self, fd: int, st: os.stat_result) -> dict | None:
         for entry in self.saved or ():
@@ -110,7 +124,10 @@ class SourceFollower:
         for path in sorted(glob.glob(self.pattern)):
             try:
                 st = os.stat(path)
-            except OSError:
+            except FileNotFoundError:
+                continue  # removed meanwhile, or a dangling symlink
+            except OSError as exc:  # a symlink loop, a directory we may not search
+                self._report_unreadable(path, exc)
                 continue
             key = (st.st_dev, st.st_ino)
             if key in self.files:

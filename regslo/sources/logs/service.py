@@ -7,10 +7,12 @@ Totals are published only once the checkpoint holding them is on disk (see regsl
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -19,7 +21,8 @@ from regslo.sli.log_metrics import LogMetrics
 from regslo.sources.logs.checkpoint import CheckpointError, CheckpointStore
 from regslo.sources.logs.follower import SourceFollower
 from regslo.sources.logs.formats import make_parser
-from regslo.sources.logs.formats.notifications import BoundedLRU, NotificationParser, TagMemory
+from regslo.sources.logs.formats.notifications import BoundedLRU, NotificationParser, TagMemory, envelope_events, \
+    envelope_problem
 
 log = logging.getLogger("regslo.logs")
 MAX_BODY = 4 * 1024 * 1024
@@ -28,41 +31,87 @@ _CONTENT_TYPES = ("application/vnd.docker.distribution.events.v1+json", "applica
 
 
 class LogService:
-    def __init__(self, logs_config: LogsConfig, registry: CollectorRegistry, protected: object = None):
+    """``previous``: the LogService of the config before a reload. Its metrics, tag memory, event-id memory
+    and file positions carry over (nothing is counted twice or lost); sources no longer configured are
+    dropped with their series."""
+
+    def __init__(self, logs_config: LogsConfig, registry: CollectorRegistry, protected: object = None,
+                 previous: "LogService | None" = None):
         self.config = logs_config
-        self.metrics = LogMetrics(registry, top_k=logs_config.repository_top_k)
+        handover: dict[str, list[dict]] = {}
+        if previous is not None:
+            handover = previous.hand_over()
+            self.metrics = previous.metrics
+            self.tags, self.seen = previous.tags, previous.seen
+            self.tags.resize(logs_config.tag_memory)
+            self.seen.capacity = logs_config.event_id_memory
+            self.seen.trim()
+        else:
+            self.metrics = LogMetrics(registry, top_k=logs_config.repository_top_k)
+            self.tags = TagMemory(logs_config.tag_memory)
+            self.seen = BoundedLRU(logs_config.event_id_memory)
         self.metrics.protected = protected  # immutable_tags: which tag overwrites are protected ones
-        self.tags = TagMemory(logs_config.tag_memory)
-        self.seen = BoundedLRU(logs_config.event_id_memory)
         self.store = CheckpointStore(logs_config.checkpoint_dir) if logs_config.checkpoint_dir else None
         self.tag_store = CheckpointStore(logs_config.checkpoint_dir, "logs-tags.json") if self.store else None
-        self._load_tags()
-        saved = self._load_checkpoint()
-        saved_sources = saved.get("sources", {}) if saved else None
+        if previous is None:
+            self._load_tags()
+            saved = self._load_checkpoint()
+            saved_sources = saved.get("sources", {}) if saved else None
+        else:
+            saved_sources = handover
+            self.metrics.retain({s.label for s in logs_config.sources}, set(logs_config.registries))
         self.followers: list[SourceFollower] = []
-        self.webhooks = {}
-        self._push_subscribers: list = []
+        self.webhooks: dict[str, tuple[Any, Any]] = {}
+        self.tokens: dict[str, bytes | None] = {}
+        # callbacks for manifest pushes (the image inspector); a reload keeps them
+        self._push_subscribers: list = list(previous._push_subscribers) if previous is not None else []
         for source in logs_config.sources:
             parser = make_parser(source.format, {"log_format": source.log_format, "tags": self.tags, "seen": self.seen,
                                                  "on_push": self._manifest_pushed})
             sink = self.metrics.sink(source.registry, source.label)
+            self.metrics.count_live("checkpoint_failures", (source.label,), 0)
             if source.format == "distribution-gc":
                 sink.declare_gc()
             if source.path is None:
                 self.webhooks[source.registry] = (parser, sink)
+                self.tokens[source.registry] = source.token.reveal().encode() if source.token else None
+                self.metrics.declare_webhook(source.registry)
                 continue
+            self.metrics.count_live("unreadable", (source.label,), 0)
             self.followers.append(SourceFollower(
                 pattern=source.path, parser=parser, sink=sink, lock=self.metrics.lock,
                 max_line_bytes=logs_config.max_line_bytes, start_at=logs_config.start_at,
                 saved=None if saved_sources is None or source.label not in saved_sources  # new source: first start
                 else list(saved_sources[source.label]),
-                grace=max(2.0, 4 * logs_config.poll_interval)))
-        self.metrics.publish()
+                grace=max(2.0, 4 * logs_config.poll_interval),
+                on_unreadable=self._unreadable(source.label)))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._dirty = False
+        self._dirty = previous is not None
         self._commit_lock = threading.Lock()
         self._last_commit = 0.0
+        if previous is not None:
+            self.commit()  # the new set of sources on disk at once; removed sources' series go
+        else:
+            self.metrics.publish()
+
+    def _unreadable(self, label: str) -> Any:
+        def report(path: str, exc: OSError) -> None:
+            log.warning("source %s: cannot open %s: %s (reported once while it stays unreadable)", label, path,
+                        exc.strerror or exc)
+            self.metrics.count_live("unreadable", (label,))
+        return report
+
+    def hand_over(self) -> dict[str, list[dict]]:
+        """Stop reading and checkpoint, for a successor made by a reload; returns the file positions of
+        every followed source (the successor resumes them), then lets go of the files."""
+        self._halt()
+        self.commit()
+        with self.metrics.lock:
+            positions = {f.sink.source: f.entries() for f in self.followers}
+        for follower in self.followers:
+            follower.close()
+        return positions
 
     def _load_checkpoint(self) -> dict | None:
         if self.store is None:
@@ -105,11 +154,14 @@ class LogService:
             self._thread = threading.Thread(target=self._run, name="regslo-logs", daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
+    def _halt(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+
+    def stop(self) -> None:
+        self._halt()
         self.commit()
         if self.tag_store is not None and len(self.tags.lru):
             with self.metrics.lock:
@@ -156,26 +208,70 @@ class LogService:
                     self.store.save(data)
                 except OSError as exc:
                     log.warning("cannot write log checkpoint %s: %s", self.store.path, exc)
+                    for label in self._labels():
+                        self.metrics.count_live("checkpoint_failures", (label,))
+                    self._dirty = True  # try again next round
                     return  # not on disk: keep the last published totals
             self.metrics.publish()
             self._last_commit = time.monotonic()
 
+    def _labels(self) -> list[str]:
+        return [s.label for s in self.config.sources]
+
     # -- webhook ----------------------------------------------------------------------------------------
+    def authorize_notification(self, registry_name: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        """(200, b"") if a POST for ``registry_name`` may be read: a webhook exists for it and, when it has
+        a token, ``Authorization: Bearer <token>`` matches (compared in constant time). Refusals are counted."""
+        if registry_name not in self.webhooks:
+            self._reject(registry_name, "unknown_registry")
+            return 404, b"no notifications source for this registry\n"
+        expected = self.tokens.get(registry_name)
+        if expected is None:
+            return 200, b""
+        given = _bearer(headers)
+        if given is None:
+            self._reject(registry_name, "missing_token")
+            return 401, b"this webhook needs Authorization: Bearer <token>\n"
+        if not hmac.compare_digest(given, expected):
+            self._reject(registry_name, "wrong_token")
+            return 401, b"wrong token\n"
+        return 200, b""
+
+    def token_matches(self, registry_name: str, headers: dict[str, str]) -> bool:
+        """True only if this webhook has a token and the request carries it (then it needs no other auth)."""
+        expected = self.tokens.get(registry_name)
+        given = _bearer(headers)
+        return bool(expected) and given is not None and hmac.compare_digest(given, expected)
+
+    def _reject(self, registry_name: str, reason: str) -> None:
+        # the registry label takes only configured names; anything else a client puts in the path is other
+        label = registry_name if registry_name in self.webhooks else "__other__"
+        self.metrics.count_live("rejected", (label, reason))
+
     def handle_notification(self, body: bytes, headers: dict[str, str], registry_name: str) -> tuple[int, bytes]:
         """Count one POSTed envelope; returns (HTTP status, body). Duplicated event ids are counted once."""
-        hook = self.webhooks.get(registry_name)
-        if hook is None:
-            return 404, b"no notifications source for this registry\n"
+        status, text = self.authorize_notification(registry_name, headers)
+        if status != 200:
+            return status, text
         ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
         if ctype.split(";")[0].strip().lower() not in _CONTENT_TYPES:
+            self._reject(registry_name, "content_type")
             return 415, b"expected application/vnd.docker.distribution.events.v1+json\n"
         if len(body) > MAX_BODY:
+            self._reject(registry_name, "too_large")
             return 413, b"envelope too large\n"
         try:
             doc = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested 100,000 deep
+            self._reject(registry_name, "malformed")
             return 400, b"body is not JSON\n"
-        parser, sink = hook
+        events = envelope_events(doc)
+        problem = envelope_problem(events) if events is not None else None
+        if problem is not None:
+            self._reject(registry_name, problem)
+            return 400, (b"too many events in one envelope\n" if problem == "too_many_events"
+                         else b"event id longer than 256 bytes\n")
+        parser, sink = self.webhooks[registry_name]
         assert isinstance(parser, NotificationParser)
         with self.metrics.lock:
             outcome = parser.feed_document(doc, sink)
@@ -184,6 +280,15 @@ class LogService:
         if outcome == "malformed":
             return 400, b"not a notification envelope\n"
         return 200, b"ok\n"
+
+
+def _bearer(headers: dict[str, str]) -> bytes | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    scheme, _, given = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return None
+    return given.strip().encode("utf-8", "replace")
 
 
 _ENTRY_TYPES = {"path": str, "dev": int, "ino": int, "offset": int, "fp": str, "fp_len": int}

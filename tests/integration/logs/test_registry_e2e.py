@@ -131,7 +131,7 @@ logs:
         expected[("list", "2xx")] -= 1  # nor does _catalog
         assert by_class == expected and by_class[("pull", "4xx")] == 1 and by_class[("delete", "4xx")] == 1
     finally:
-        server.shutdown()
+        server.stop()
         service.stop()
 
     # The json log alone sees every request except those the registry never logs as completed.

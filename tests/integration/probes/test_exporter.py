@@ -1,5 +1,6 @@
 """`regslo run` as a user runs it: a real process scraped over HTTP, stopped with SIGTERM."""
 
+import platform
 import signal
 import subprocess
 import sys
@@ -53,7 +54,10 @@ def test_run_serves_metrics_and_stops_clean(registries, tmp_path):
         for reason in ("timeout", "connect", "auth", "digest_mismatch", "other"):
             assert value(samples, "regslo_probe_failures_total", registry="us", region="region-us", probe="push",
                          reason=reason) is not None
-        assert value(samples, "regslo_build_info", version=__import__("regslo").__version__) == 1.0
+        build = [dict(labels) for (name, labels), v in samples.items() if name == "regslo_build_info" and v == 1.0]
+        assert len(build) == 1 and build[0]["version"] == __import__("regslo").__version__
+        assert build[0]["pythonversion"] == platform.python_version()
+        assert len(build[0]["revision"]) == 40  # run from a git checkout: the commit it runs
         wait_for(lambda: _ok(port, "/-/ready"), 10)
 
         def enough():

@@ -111,7 +111,10 @@ def test_walk_is_incremental_and_rate_limited(tmp_path):
         monitor.stop()
     entries = 1 + 256 + 500 * 2 + 6  # directories and files under the root, roughly
     assert took >= 0.4 * entries / 2000, took  # held to the rate (unthrottled this takes ~0.03 s)
-    assert scrape_times and max(scrape_times) < 0.5, max(scrape_times)  # scrapes answered while walking
+    # scrapes answered while walking: a scrape that waited for the walk would see its total at once, and
+    # the loop would end after the first; the time bound is generous for a loaded machine
+    assert len(scrape_times) >= 3, scrape_times
+    assert max(scrape_times) < 2.0, max(scrape_times)
 
 
 def test_unreadable_path_is_a_logged_gap_not_a_crash(tmp_path, caplog):

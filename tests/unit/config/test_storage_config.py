@@ -56,11 +56,20 @@ def test_gc_without_a_gc_source_warns(tmp_path):
     ("storage: {path: /tmp, window: 1m}", "registries[0].storage.window: must hold at least 5 samples"),
     ("storage: {path: /tmp, colour: red}", "registries[0].storage.colour: unknown key"),
     ("storage: {target: 70%}", "registries[0].storage.path: is required"),
+    ("storage: /var/lib/registry", "registries[0].storage: must be a mapping"),  # the path alone: a common slip
+    ("storage: [/var/lib/registry]", "registries[0].storage: must be a mapping"),
+    ("storage: {path: ''}", "registries[0].storage.path: must be a non-empty string"),
+    ("storage: {path: 42}", "registries[0].storage.path: must be a non-empty string"),
+    ("storage: {path: /etc/hostname}", "registries[0].storage.path: /etc/hostname is not a directory"),
+    ("storage: {path: /tmp, target: true}", "registries[0].storage.target: must be a percentage"),
+    ("storage: {path: /tmp, target: 0}", "registries[0].storage.target: must be between 0% and 100%"),
+    ("storage: {path: /tmp, scan_rate: 0}", "registries[0].storage.scan_rate: must be >= 1"),
+    ("storage: {path: /tmp, window: -1h}", "registries[0].storage.window: expected a duration"),
 ])
 def test_bad_storage_is_one_line_naming_the_key(tmp_path, storage, message):
     with pytest.raises(ConfigError) as info:
         parse_config(cfg(tmp_path, storage), base_dir=tmp_path)
-    assert any(p.startswith(message) for p in info.value.problems), info.value.problems
+    assert len(info.value.problems) == 1 and info.value.problems[0].startswith(message), info.value.problems
 
 
 def test_generate_does_not_need_the_directory(tmp_path):

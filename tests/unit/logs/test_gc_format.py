@@ -145,3 +145,58 @@ def test_a_dry_run_ends_at_the_empty_line_the_cron_recipe_adds():
     ])
     assert state["gc_runs"] == {("r1", "success"): 1, ("r1", "failure"): 0}
     assert state["gc_blobs"] == {("r1",): 0}
+
+
+BLOB = "blob eligible for deletion: sha256:"
+DELETING = 'time="2026-01-01T00:00:0{}Z" level=info msg="Deleting blob: /docker/registry/v2/blobs/sha256/bb/x"'
+
+
+def test_a_run_cut_off_mid_sweep_is_a_failure_not_a_success():
+    # killed (OOM, a CronJob deadline) after deleting 1 of 3 blobs; the cron line's echo ends it
+    state, _ = run(["team/app", "", "2 blobs marked, 3 blobs and 0 manifests eligible for deletion",
+                    BLOB + "b" * 64, DELETING.format(1), BLOB + "c" * 64, ""])
+    assert state["gc_runs"] == {("r1", "success"): 0, ("r1", "failure"): 1}
+    assert state["gc_blobs"] == {("r1",): 1}  # what it did delete still counts
+    # the same without the echo: the next run's first line ends it, as a failure
+    state, _ = run(["team/app", "", "2 blobs marked, 3 blobs and 0 manifests eligible for deletion",
+                    BLOB + "b" * 64, DELETING.format(1), "team/app", "",
+                    "0 blobs marked, 0 blobs and 0 manifests eligible for deletion"])
+    assert state["gc_runs"] == {("r1", "success"): 1, ("r1", "failure"): 1}
+    # a dry run cut off before listing every eligible blob is not complete either
+    state, _ = run(["team/app", "", "1 blobs marked, 2 blobs and 0 manifests eligible for deletion",
+                    BLOB + "b" * 64, ""])
+    assert state["gc_runs"] == {("r1", "success"): 0, ("r1", "failure"): 1}
+
+
+def test_a_run_cut_off_while_marking_is_a_failure_and_the_next_run_counts_alone():
+    mark = "team/app: marking manifest sha256:" + "a" * 64
+    state, outcomes = run(["team/app", mark, "",  # killed while marking, then the echo
+                           "team/app", mark, "", "1 blobs marked, 0 blobs and 0 manifests eligible for deletion"])
+    assert state["gc_runs"] == {("r1", "success"): 1, ("r1", "failure"): 1}
+    assert "malformed" not in outcomes
+
+
+def test_hostile_lines_are_malformed_never_raised():
+    nested = '{"msg":' + "[" * 60_000  # deeper than the json module recurses: RecursionError, not ValueError
+    state, outcomes = run([nested, "[" * 60_000, "\x00\x00", 'level=info msg="\\ud800"', "x" * 70_000,
+                           '{"msg":"Deleting blob: x","time":"9999-12-31T23:59:59-14:00","level":"info"}'])
+    assert outcomes[0] == "malformed" and outcomes[1] == "malformed" and outcomes[4] == "malformed"
+    assert state["gc_runs"] == {("r1", "success"): 0, ("r1", "failure"): 0}
+
+
+@pytest.mark.parametrize("formatter", ["json", "text"])
+def test_real_run_killed_mid_sweep_counts_as_a_failure(samples, formatter):
+    # the recorded output with its second run cut after its first deletion (as a kill leaves it), then the
+    # cron line's echo, then the runs that followed: one success fewer, one failure more
+    lines = (samples / f"gc-{formatter}.log").read_text().splitlines()
+    sweeps = [i for i, line in enumerate(lines) if SUMMARY.search(line)]
+    second = sweeps[1]
+    first_deletion = next(i for i in range(second, len(lines)) if "Deleting blob: " in lines[i])
+    rest = max(i for i in range(second, sweeps[2]) if "Deleting blob: " in lines[i]) + 1  # the next run's start
+    cut = lines[:first_deletion + 1] + [""] + lines[rest:]
+    state, outcomes = run(cut)
+    full, _ = run(lines)
+    assert state["gc_runs"][("r1", "success")] == full["gc_runs"][("r1", "success")] - 1
+    assert state["gc_runs"][("r1", "failure")] == full["gc_runs"][("r1", "failure")] + 1
+    assert state["gc_blobs"][("r1",)] == full["gc_blobs"][("r1",)] - 2  # 2 of its 3 deletions never happened
+    assert "malformed" not in outcomes

@@ -24,7 +24,9 @@ The parser is a small state machine per source:
   empty line after its last ``blob eligible`` line (the ``echo`` of the documented cron line) or when the
   next run starts;
 - it ends as a failure on ``failed to garbage collect``, ``configuration error``, a Go ``panic:`` or a
-  logrus ``fatal``/``panic`` line.
+  logrus ``fatal``/``panic`` line, and when it was cut off (killed, out of memory, a CronJob deadline):
+  the ``echo`` or the next run's first line arrives before its sweep is complete, or a new run's lines
+  follow the blank line that should have preceded its summary.
 
 Deleted blobs and manifests are counted from the deletion lines (what was really removed), not from the
 summary. Times come from the logrus lines' own ``time``; lines without one (all of stdout) take the
@@ -69,7 +71,7 @@ def _logrus(line: str) -> tuple[str, str, float | None] | None:
     if line.startswith("{"):
         try:
             doc = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the json module allows
             return None
         if not isinstance(doc, dict) or not isinstance(doc.get("msg"), str):
             return None
@@ -104,6 +106,7 @@ class GCParser:
         self.eligible = 0  # "blob eligible for deletion" lines seen
         self.blobs = 0
         self.manifests = 0
+        self.blank = False  # an empty line during the mark phase: the summary, or the end of a cut-off run
 
     # -- run bookkeeping --------------------------------------------------------------------------------
     def _now(self, stamp: float | None) -> None:
@@ -115,9 +118,13 @@ class GCParser:
         if self.last is None or when > self.last:
             self.last = when
 
+    def _complete_without_deletions(self) -> bool:
+        """The run printed its whole sweep but no deletion line: ``--dry-run``, or stderr not captured."""
+        return self.state == SWEEP and self.blobs == 0 and self.eligible >= self.announced
+
     def _begin(self, sink: Sink, stamp: float | None = None) -> None:
-        if self.state != IDLE:  # the previous run never finished: a dry run, or no stderr captured
-            self._finish(sink, "success")
+        if self.state != IDLE:  # the previous run never finished
+            self._finish(sink, "success" if self._complete_without_deletions() else "failure")
         self.state = MARK
         self._reset()
         self._now(stamp)
@@ -131,10 +138,13 @@ class GCParser:
     def feed(self, line: str, sink: Sink) -> str:
         line = line.rstrip()
         if not line:
-            # the blank line before the summary; after a complete sweep without deletion lines (--dry-run,
-            # or stdout only) it is the `echo` that ends each run in the documented cron line
-            if self.state == SWEEP and self.eligible >= self.announced:
-                self._finish(sink, "success")
+            # in the mark phase: the blank line printed before the summary (or the cron line's `echo` after
+            # a run killed while marking: told apart by the next line). In the sweep it is that `echo`: the
+            # run is over, complete without deletion lines (--dry-run, or stdout only) or cut off mid-sweep.
+            if self.state == SWEEP:
+                self._finish(sink, "success" if self._complete_without_deletions() else "failure")
+            elif self.state == MARK:
+                self.blank = True
             return IGNORED
         if len(line) > MAX_LINE:
             return MALFORMED
@@ -166,9 +176,9 @@ class GCParser:
             self._now(None)
             return PARSED
         if line.startswith(_ELIGIBLE_MANIFEST) or _MARK.match(line) or _REPO.match(line):
-            if self.state == SWEEP:
-                self._begin(sink)  # the next run has begun
-            elif self.state == IDLE:
+            if self.state in (SWEEP, IDLE) or self.blank:
+                # the next run has begun (after a blank line in the mark phase only the summary may follow:
+                # the run before was killed while marking)
                 self._begin(sink)
             else:
                 self._now(None)

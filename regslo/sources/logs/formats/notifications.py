@@ -37,12 +37,18 @@ def _names_fit(repo: str, tag: Any, digest: str) -> bool:
                                                                                and len(tag) > MAX_TAG)
 
 
-class BoundedLRU:
-    """A mapping that forgets its least recently used keys beyond ``capacity``."""
+MAX_EVENT_ID_BYTES = 256  # distribution sends UUIDs; longer ids are refused (the id memory stays bounded)
+MAX_EVENTS_PER_ENVELOPE = 1000  # distribution batches far fewer; more is refused as a whole
 
-    def __init__(self, capacity: int):
+
+class BoundedLRU:
+    """A mapping that forgets its least recently used keys beyond ``capacity`` (``on_evict(key, value)``
+    hears of each key it forgets that way)."""
+
+    def __init__(self, capacity: int, on_evict: Any = None):
         self.capacity = capacity
         self.data: OrderedDict = OrderedDict()
+        self.on_evict = on_evict
 
     def get(self, key: Any) -> Any:
         value = self.data.get(key)
@@ -53,8 +59,13 @@ class BoundedLRU:
     def put(self, key: Any, value: Any) -> None:
         self.data[key] = value
         self.data.move_to_end(key)
+        self.trim()
+
+    def trim(self) -> None:
         while len(self.data) > self.capacity:
-            self.data.popitem(last=False)
+            key, value = self.data.popitem(last=False)
+            if self.on_evict is not None:
+                self.on_evict(key, value)
 
     def seen(self, key: Any) -> bool:
         """True if ``key`` was seen before; remembers it either way."""
@@ -69,15 +80,30 @@ class BoundedLRU:
 
 
 class TagMemory:
-    """Which digest each (registry, repository, tag) points to, for tag-overwrite detection."""
+    """Which digest each (registry, repository, tag) points to, for tag-overwrite detection.
+
+    An index from (registry, repository, digest) to its tags makes a delete event O(tags of that digest)
+    instead of a scan of the whole memory (which ran under the metrics lock)."""
 
     def __init__(self, capacity: int = 10_000):
-        self.lru = BoundedLRU(capacity)
+        self.lru = BoundedLRU(capacity, on_evict=self._unindex)
+        self.by_digest: dict[tuple[str, str, str], set[str]] = {}
+
+    def _unindex(self, key: tuple[str, str, str], digest: str) -> None:
+        ref = (key[0], key[1], digest)
+        tags = self.by_digest.get(ref)
+        if tags is not None:
+            tags.discard(key[2])
+            if not tags:
+                del self.by_digest[ref]
 
     def push(self, registry: str, repository: str, tag: str, digest: str) -> bool:
         """Record a manifest push; True if the tag pointed to another digest before."""
         key = (registry, repository, tag)
         previous = self.lru.get(key)
+        if previous is not None and previous != digest:
+            self._unindex(key, previous)
+        self.by_digest.setdefault((registry, repository, digest), set()).add(tag)
         self.lru.put(key, digest)
         return previous is not None and previous != digest
 
@@ -86,8 +112,15 @@ class TagMemory:
         return self.lru.data.get((registry, repository, tag))
 
     def delete(self, registry: str, repository: str, digest: str) -> None:
-        for key in [k for k, d in self.lru.data.items() if d == digest and k[0] == registry and k[1] == repository]:
-            del self.lru.data[key]
+        for tag in self.by_digest.pop((registry, repository, digest), ()):
+            self.lru.data.pop((registry, repository, tag), None)
+
+    def resize(self, capacity: int) -> None:
+        self.lru.capacity = capacity
+        self.lru.trim()
+
+    def __len__(self) -> int:
+        return len(self.lru)
 
     def dump(self) -> list[list[str]]:
         return [[*key, digest] for key, digest in self.lru.data.items()]  # least recently used first
@@ -95,7 +128,18 @@ class TagMemory:
     def load(self, rows: list) -> None:
         for row in rows:
             if isinstance(row, list) and len(row) == 4 and all(isinstance(x, str) for x in row):
-                self.lru.put(tuple(row[:3]), row[3])
+                self.push(*row)
+
+
+def envelope_problem(events: list) -> str | None:
+    """Why an envelope is refused as a whole (a bounded reason), or None."""
+    if len(events) > MAX_EVENTS_PER_ENVELOPE:
+        return "too_many_events"
+    for event in events:
+        if isinstance(event, dict) and isinstance(event.get("id"), str) \
+                and len(event["id"].encode("utf-8", "surrogatepass")) > MAX_EVENT_ID_BYTES:
+            return "event_id_too_long"
+    return None
 
 
 def envelope_events(doc: Any) -> list | None:
@@ -144,6 +188,8 @@ class NotificationParser:
         action = event.get("action")
         target = event.get("target")
         if not isinstance(event_id, str) or not isinstance(action, str) or not isinstance(target, dict):
+            return False
+        if len(event_id.encode("utf-8", "surrogatepass")) > MAX_EVENT_ID_BYTES:  # (files of envelopes too)
             return False
         if self.seen.seen((sink.registry, event_id)):
             return True

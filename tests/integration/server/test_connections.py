@@ -1,0 +1,95 @@
+"""Issue 9 item 6: idle and slow connections cost no thread, are closed on a wall-clock deadline, and the
+number of connections is capped without locking out the scraper.
+
+Before the fix 300 half-sent requests held 305 threads for as long as the clients liked (all 300 still open
+after 15 s), and a client sending one byte a second was never cut off.
+"""
+
+import socket
+import threading
+import time
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from regslo.outputs.server import ExporterServer, Limits
+from tests.integration.server.support import closed_by_peer, regslo_run, write_config
+
+HEAD_TIMEOUT = 10.0  # regslo.outputs.server.Limits.head_timeout
+
+
+def timed_get(url: str) -> float:
+    t0 = time.monotonic()
+    assert httpx.get(url, timeout=30).status_code == 200
+    return time.monotonic() - t0
+
+
+def test_half_sent_and_trickling_requests_hold_no_threads_and_are_cut_off(tmp_path):
+    with regslo_run(write_config(tmp_path / "c.yml")) as r:
+        idle_threads = r.threads()
+        half = []
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", r.port))
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+            half.append(s)
+        slow = [socket.create_connection(("127.0.0.1", r.port)) for _ in range(200)]
+        stop = threading.Event()
+        cut_off = []
+
+        def trickle() -> None:  # one byte a second per connection: each read finishes, the head never does
+            head = b"GET /metrics HTTP/1.1\r\nX-Slow: " + b"a" * 200
+            for i in range(len(head)):
+                if stop.wait(1.0 if i else 0):
+                    return
+                for s in slow:
+                    if s in cut_off:
+                        continue
+                    try:
+                        s.send(head[i:i + 1])
+                    except OSError:
+                        cut_off.append(s)
+
+        t = threading.Thread(target=trickle, daemon=True)
+        t.start()
+        try:
+            time.sleep(2)
+            assert r.threads() <= idle_threads + 10, (idle_threads, r.threads())
+            worst = max(timed_get(f"{r.base}{path}") for _ in range(5) for path in ("/metrics", "/-/healthy"))
+            assert worst < 1.0, worst
+            # every one of them is closed by regslo within the head deadline (plus slack for a busy machine)
+            deadline = time.monotonic() + HEAD_TIMEOUT + 15
+            for s in half:
+                assert closed_by_peer(s, max(0.1, deadline - time.monotonic())), "half-sent request still open"
+            while len(cut_off) < len(slow) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert len(cut_off) == len(slow), f"{len(slow) - len(cut_off)} trickling connections still open"
+            assert r.threads() <= idle_threads + 10
+        finally:
+            stop.set()
+            for s in half + slow:
+                s.close()
+    assert "Traceback" not in r.stderr_text
+
+
+def test_connection_cap_evicts_the_oldest_waiting_connection_so_scrapes_get_through():
+    """In-process server with a cap of 20: 20 half-sent requests fill it; a scrape still gets an answer (the
+    oldest half-sent connection is closed for it), and the number of open connections never exceeds 20."""
+    server = ExporterServer(CollectorRegistry(), "127.0.0.1:0", limits=Limits(max_connections=20))
+    server.start()
+    socks = []
+    try:
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(b"GET /metrics HTTP/1.1\r\n")
+            socks.append(s)
+        time.sleep(0.5)
+        assert len(server._conns) == 20
+        for _ in range(5):
+            assert httpx.get(f"http://127.0.0.1:{server.port}/-/healthy", timeout=5).status_code == 200
+        assert len(server._conns) <= 20
+        assert closed_by_peer(socks[0], 2.0)  # the oldest waiting one made room
+        assert not closed_by_peer(socks[-1], 0.2)  # the newest is still waiting
+    finally:
+        for s in socks:
+            s.close()
+        server.stop()

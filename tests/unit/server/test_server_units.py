@@ -1,0 +1,65 @@
+"""Pieces of the exporter's server that need no socket: listen addresses, Accept-Encoding, request heads,
+basic-auth checks of a web config."""
+
+import base64
+
+import bcrypt
+import pytest
+
+from regslo.config.base import Errors
+from regslo.outputs.server import _BadRequest, _parse_head, accepts_gzip, parse_listen_address
+from regslo.outputs.webconfig import parse_web_config
+
+
+@pytest.mark.parametrize("address,expected", [
+    (":9745", ("", 9745)), ("0.0.0.0:80", ("0.0.0.0", 80)), ("[::1]:9745", ("::1", 9745)),
+    ("[::]:1", ("::", 1)), ("regslo.internal:9745", ("regslo.internal", 9745)), ("127.0.0.1:0", ("127.0.0.1", 0)),
+])
+def test_valid_listen_addresses(address, expected):
+    assert parse_listen_address(address) == expected
+
+
+@pytest.mark.parametrize("address", ["", "9745", "localhost", ":", ":65536", "::1:9745", "[::1]", "[::1]:",
+                                     "[nope]:1", "[127.0.0.1]:1", "a b:1", "host:-1", "host:+1", "-host:1"])
+def test_invalid_listen_addresses(address):
+    with pytest.raises(ValueError):
+        parse_listen_address(address)
+
+
+@pytest.mark.parametrize("value,ok", [("gzip", True), ("gzip, deflate", True), ("deflate, gzip;q=0.5", True),
+                                      ("*", True), ("gzip;q=0", False), ("identity", False), ("", False),
+                                      ("gzip;q=0.0", False), ("br", False), ("gzip;q=zz", False)])
+def test_accepts_gzip(value, ok):
+    assert accepts_gzip(value) is ok
+
+
+def test_parse_head_strict():
+    method, target, version, headers = _parse_head(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-A: 2\r\n\r\n")
+    assert (method, target, version) == ("GET", "/metrics?x=1", "HTTP/1.1")
+    assert headers == {"host": "a", "x-a": "1, 2"}
+    for bad in (b"GET /a\r\n\r\n", b"GET  /a HTTP/1.1\r\n\r\n", b"GET a HTTP/1.1\r\n\r\n",
+                b"GET /a HTTP/1.1\r\n folded\r\n\r\n", b"GET /a HTTP/1.1\r\nBad Name: x\r\n\r\n",
+                b"GET /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+                b"G(T /a HTTP/1.1\r\n\r\n"):
+        with pytest.raises(_BadRequest):
+            _parse_head(bad)
+
+
+def test_basic_auth_checks_bcrypt_and_caches_only_successes(tmp_path):
+    hashed = bcrypt.hashpw(b"right", bcrypt.gensalt(4)).decode()
+    errors = Errors()
+    web = parse_web_config({"basic_auth_users": {"alice": hashed}}, tmp_path, errors)
+    assert not errors.problems
+
+    def header(user, password):
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    assert web.cached_user(header("alice", "right")) is None
+    assert web.check_basic_auth(header("alice", "right")) == "alice"
+    assert web.cached_user(header("alice", "right")) == "alice"
+    assert web.check_basic_auth(header("alice", "wrong")) is None
+    assert web.check_basic_auth(header("bob", "right")) is None
+    assert web.cached_user(header("alice", "wrong")) is None
+    for junk in ("", "Basic", "Basic !!!", "Bearer abc", "Basic " + base64.b64encode(b"no-colon").decode()):
+        assert web.check_basic_auth(junk) is None
+    assert "right" not in repr(web) and hashed not in repr(web)
