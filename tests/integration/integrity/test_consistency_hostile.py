@@ -94,3 +94,23 @@ def test_a_garbled_digest_header_is_not_believed_the_manifest_is_hashed(hostile)
     assert state.digests == {"odd": real, "eu": real} and state.consistent
     for c in clients.values():
         c.close()
+
+
+def test_a_hanging_region_costs_one_timeout_per_round_not_one_per_tag(hostile):
+    hang = hostile().route("*", "/*", Reply(200, header_drip=0.5, headers_forever=True))
+    us = hostile().route("HEAD", "/v2/app/web/manifests/*", Reply(200, headers={"Docker-Content-Digest": DIGEST}))
+    tags = tuple(f"t{i}" for i in range(8))
+    clients = {"us": RegistryClient(Registry("us", us.url, "us"), timeout=1),
+               "hang": RegistryClient(Registry("hang", hang.url, "hang"), timeout=1)}
+    check = ConsistencyCheck("app/web", tags, ("us", "hang"), interval=60, grace=0)
+    reg = CollectorRegistry()
+    checker = ConsistencyChecker([check], clients, reg, timeout=1)
+    t0 = time.monotonic()
+    states = checker.check(check)
+    took = time.monotonic() - t0
+    assert took < 5, took  # one 1 s timeout, with slack; it was 8 (one per tag)
+    assert series(reg, "regslo_tag_consistency_errors_total") == {("hang",): 1, ("us",): 0}
+    assert all(s.checked_at is None for s in states)  # no verdict without every region
+    assert len(us.received()) == len(tags)  # the reachable region was still asked about every tag
+    for c in clients.values():
+        c.close()
