@@ -5,10 +5,11 @@ Anyone who can reach the port can talk to it, so it is built to stay up against 
 - one asyncio event loop reads every connection; a connection waiting for its request head or body costs a
   socket and a buffer, never a thread. Handlers run in a small fixed pool of worker threads, so the thread
   count does not grow with the number of clients;
-- every read has a wall-clock deadline: the request head must arrive within ``head_timeout`` of its first
-  byte (a client trickling one byte a second is cut off), the body within ``body_timeout``, and a
-  keep-alive connection idle for ``idle_timeout`` is closed;
-- at most ``max_connections`` connections are open; a new one beyond that replaces the oldest connection
+- every read has a wall-clock deadline: the TLS handshake must end within ``head_timeout`` of the
+  connection, the request head within ``head_timeout`` of its first byte (a client trickling one byte a
+  second is cut off), the body within ``body_timeout``, and a keep-alive connection idle for
+  ``idle_timeout`` is closed;
+- at most ``max_connections`` connections are open, counted from accept (before any TLS handshake); a new one beyond that replaces the oldest connection
   that has not yet sent a complete request (so a flood of half-sent requests cannot lock out the
   scraper), or is answered 503 when every connection is busy in a handler;
 - request framing is strict: ``Content-Length`` must be decimal digits and within the route's limit (else
@@ -225,12 +226,14 @@ class ExporterServer:
     def _serve(self, started: threading.Event) -> None:
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        ctx = self.web.ssl_context if self.web is not None else None
 
         async def main() -> None:
-            self._server = await asyncio.start_server(
-                self._accept, sock=self._sock, ssl=ctx, limit=self.limits.max_head_bytes,
-                ssl_handshake_timeout=self.limits.head_timeout if ctx else None)
+            # TLS is started per connection in _accept, after the connection is counted: a client that opens
+            # a socket and never sends its ClientHello takes a place under max_connections (and can be
+            # evicted) like any other half-sent request, instead of escaping the cap until its handshake
+            # times out.
+            self._server = await asyncio.start_server(self._accept, sock=self._sock,
+                                                      limit=self.limits.max_head_bytes)
             started.set()
 
         loop.run_until_complete(main())
@@ -270,14 +273,37 @@ class ExporterServer:
         conn.task = asyncio.current_task()
         self._conns[id(conn)] = conn
         try:
+            ctx = self.web.ssl_context if self.web is not None else None
+            if ctx is not None and not await self._start_tls(writer, ctx):
+                return
             await self._serve_connection(reader, writer, conn)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, ssl.SSLError, OSError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, asyncio.TimeoutError,
+                ssl.SSLError, OSError):
             pass
         except Exception:  # noqa: BLE001 - one client must never take the loop down
             log.exception("HTTP connection failed")
         finally:
             self._conns.pop(id(conn), None)
             writer.transport.abort()
+
+    async def _start_tls(self, writer: asyncio.StreamWriter, ctx: ssl.SSLContext) -> bool:
+        """The TLS handshake, within ``head_timeout``; False if it failed or the connection went away.
+
+        Nothing may be awaited in ``_accept`` before this: the client's first bytes must reach the TLS layer."""
+        raw = writer.transport
+        try:
+            # awaited directly (asyncio.wait_for would run it in a task of its own, one loop turn later, by
+            # when the ClientHello may already sit in the plain-text reader); the handshake timeout is a
+            # wall-clock bound of its own
+            await writer.start_tls(ctx, ssl_handshake_timeout=self.limits.head_timeout)
+        except AttributeError:
+            # asyncio (3.11) hands back no transport when the connection is lost mid-handshake (evicted to make
+            # room, or closed by the client) and trips over it; give the writer its socket transport back so
+            # that closing it (and its __del__) does not trip too
+            writer._transport = raw  # noqa: SLF001
+            raw.abort()
+            return False
+        return True
 
     def _evict_one(self) -> bool:
         """Close the connection that has waited longest without sending a complete request."""

@@ -6,6 +6,7 @@ after 15 s), and a client sending one byte a second was never cut off.
 """
 
 import socket
+import ssl
 import threading
 import time
 
@@ -13,7 +14,9 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from regslo.outputs.server import ExporterServer, Limits
+from regslo.outputs.webconfig import WebConfig
 from tests.integration.server.support import closed_by_peer, regslo_run, write_config
+from tests.support.tls import make_ca, make_server_cert
 
 HEAD_TIMEOUT = 10.0  # regslo.outputs.server.Limits.head_timeout
 
@@ -92,4 +95,48 @@ def test_connection_cap_evicts_the_oldest_waiting_connection_so_scrapes_get_thro
     finally:
         for s in socks:
             s.close()
+        server.stop()
+
+
+def _tls_server(tmp_path, **limits) -> tuple[ExporterServer, ssl.SSLContext]:
+    ca = make_ca(tmp_path / "pki")
+    cert = make_server_cert(ca, tmp_path / "pki")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert.cert_file, cert.key_file)
+    server = ExporterServer(CollectorRegistry(), "127.0.0.1:0", web_config=WebConfig(ssl_context=ctx),
+                            limits=Limits(**limits))
+    server.start()
+    return server, ssl.create_default_context(cafile=str(ca.cert_file))
+
+
+def test_tls_connections_that_never_send_a_client_hello_count_against_the_cap_and_are_cut(tmp_path):
+    """A TLS client that opens a socket and never starts its handshake is a half-sent request like any other:
+    it takes a place under max_connections (so 30 of them leave at most 5 open, the oldest closed at once to
+    make room) and is closed when head_timeout runs out. Before the fix the handshake ran before the
+    connection was counted: all 30 stayed open until the handshake timeout, whatever the cap."""
+    server, client = _tls_server(tmp_path, max_connections=5, head_timeout=30)
+    socks = []
+    try:
+        for _ in range(30):
+            socks.append(socket.create_connection(("127.0.0.1", server.port)))
+        closed = [s for s in socks[:25] if closed_by_peer(s, 5.0)]
+        assert len(closed) == 25, f"only {len(closed)} of the 25 oldest silent TLS connections were closed"
+        assert not any(closed_by_peer(s, 0.2) for s in socks[25:])  # the 5 newest still have their place
+        with httpx.Client(verify=client) as c:  # a real client still gets through (evicting a silent one)
+            for _ in range(3):
+                assert c.get(f"https://127.0.0.1:{server.port}/-/healthy", timeout=10).status_code == 200
+        assert len(server._conns) <= 5
+    finally:
+        for s in socks:
+            s.close()
+        server.stop()
+    server, client = _tls_server(tmp_path / "short", head_timeout=1.0)
+    try:
+        s = socket.create_connection(("127.0.0.1", server.port))
+        t0 = time.monotonic()
+        assert closed_by_peer(s, 15.0), "a silent TLS connection was never closed"
+        assert time.monotonic() - t0 >= 0.5  # by the handshake deadline, not at once
+        s.close()
+        assert httpx.get(f"https://127.0.0.1:{server.port}/-/healthy", verify=client, timeout=10).status_code == 200
+    finally:
         server.stop()
