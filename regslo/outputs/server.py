@@ -13,7 +13,8 @@ Anyone who can reach the port can talk to it, so it is built to stay up against 
   that has not yet sent a complete request (so a flood of half-sent requests cannot lock out the
   scraper), or is answered 503 when every connection is busy in a handler;
 - request framing is strict: ``Content-Length`` must be decimal digits and within the route's limit (else
-  400/413, and the body is never read), ``Transfer-Encoding`` is refused (411), heads are at most
+  400/413, and the body is never read), ``Transfer-Encoding`` is refused (411), a bare LF, CR or other
+  control character inside a header field is a 400 (no second reading of the head), heads are at most
   ``max_head_bytes`` with at most ``MAX_HEADERS`` fields (else 431).
 
 Stages add routes with ``route()`` (the log tailer's webhook, the status page) without this module knowing
@@ -44,6 +45,7 @@ MAX_BODY = 8 * 1024 * 1024  # the largest body any route may accept
 MAX_HEADERS = 100
 _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
+_FIELD_VALUE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # control characters other than HTAB
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
@@ -434,6 +436,8 @@ def _safe_check(check: Callable[[Request], bool], request: Request) -> bool:
 
 def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
     lines = head[:-4].split(b"\r\n")
+    if _FIELD_VALUE_BAD.search(lines[0]):
+        raise _BadRequest(400, "malformed request line")
     parts = lines[0].split(b" ")
     if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[1]:
         raise _BadRequest(400, "malformed request line")
@@ -449,6 +453,10 @@ def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
         name, sep, value = line.partition(b":")
         if not sep or not _TOKEN.match(name):
             raise _BadRequest(400, "malformed header field")
+        if _FIELD_VALUE_BAD.search(value):
+            # a bare LF (or CR, NUL) inside a field: a proxy in front that splits lines on LF would see another
+            # header (a Content-Length or Transfer-Encoding) where this parser sees none
+            raise _BadRequest(400, "control character in a header field")
         key = name.decode("ascii").lower()
         text = value.strip(b" \t").decode("latin-1")
         if key in headers:

@@ -37,10 +37,16 @@ def test_parse_head_strict():
     method, target, version, headers = _parse_head(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-A: 2\r\n\r\n")
     assert (method, target, version) == ("GET", "/metrics?x=1", "HTTP/1.1")
     assert headers == {"host": "a", "x-a": "1, 2"}
+    assert _parse_head(b"GET / HTTP/1.1\r\nUser-Agent: a\tb \xe9\r\n\r\n")[3] == {"user-agent": "a\tb \xe9"}
     for bad in (b"GET /a\r\n\r\n", b"GET  /a HTTP/1.1\r\n\r\n", b"GET a HTTP/1.1\r\n\r\n",
                 b"GET /a HTTP/1.1\r\n folded\r\n\r\n", b"GET /a HTTP/1.1\r\nBad Name: x\r\n\r\n",
                 b"GET /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
-                b"G(T /a HTTP/1.1\r\n\r\n"):
+                b"G(T /a HTTP/1.1\r\n\r\n",
+                # bare LF / CR / NUL inside a field or the request line (a front proxy splitting on LF would
+                # see a second header where this parser sees one value)
+                b"GET /a HTTP/1.1\r\nX-A: 1\nContent-Length: 5\r\n\r\n",
+                b"GET /a HTTP/1.1\r\nX-A: 1\rTransfer-Encoding: chunked\r\n\r\n",
+                b"GET /a HTTP/1.1\r\nX-A: a\x00b\r\n\r\n", b"GET /a HTTP/1.1\nHost: x\r\n\r\n"):
         with pytest.raises(_BadRequest):
             _parse_head(bad)
 
