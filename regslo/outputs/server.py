@@ -469,19 +469,32 @@ def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
-    """True if an Accept-Encoding value allows gzip (``gzip`` or ``*`` without ``q=0``)."""
+    """True if an Accept-Encoding value allows gzip: ``gzip`` (or ``x-gzip``) with a q-value above 0, or
+    ``*`` above 0 when gzip is not named at all (RFC 9110 12.5.3: ``gzip;q=0, *`` refuses gzip)."""
+    named: bool | None = None
+    star = False
     for item in accept_encoding.lower().split(","):
         coding, _, params = item.strip().partition(";")
-        if coding.strip() in ("gzip", "x-gzip", "*"):
-            q = params.strip()
-            if q.startswith("q="):
-                try:
-                    if float(q[2:]) <= 0:
-                        continue
-                except ValueError:
-                    continue
-            return True
-    return False
+        coding = coding.strip()
+        if coding not in ("gzip", "x-gzip", "*"):
+            continue
+        ok = _q_above_zero(params)
+        if coding == "*":
+            star = star or ok
+        else:
+            named = bool(named) or ok
+    return named if named is not None else star
+
+
+def _q_above_zero(params: str) -> bool:
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                return float(value.strip()) > 0
+            except ValueError:
+                return False
+    return True
 
 
 def _render(resp: Response, method: str, close: bool, extra: dict[str, str] | None = None) -> bytes:

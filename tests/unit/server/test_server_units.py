@@ -28,7 +28,11 @@ def test_invalid_listen_addresses(address):
 
 @pytest.mark.parametrize("value,ok", [("gzip", True), ("gzip, deflate", True), ("deflate, gzip;q=0.5", True),
                                       ("*", True), ("gzip;q=0", False), ("identity", False), ("", False),
-                                      ("gzip;q=0.0", False), ("br", False), ("gzip;q=zz", False)])
+                                      ("gzip;q=0.0", False), ("br", False), ("gzip;q=zz", False),
+                                      # a named coding wins over *: gzip refused explicitly stays refused
+                                      ("gzip;q=0, *", False), ("*, gzip;q=0", False), ("*;q=0", False),
+                                      ("*;q=0, gzip", True), ("br, *;q=0.1", True), ("gzip; q=0", False),
+                                      ("GZIP;Q=0.5", True), ("x-gzip", True)])
 def test_accepts_gzip(value, ok):
     assert accepts_gzip(value) is ok
 
