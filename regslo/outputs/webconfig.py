@@ -46,16 +46,10 @@ _TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min
 _BCRYPT = re.compile(r"^\$2[abxy]?\$[0-9]{2}\$[./A-Za-z0-9]{53}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 CACHE_SIZE = 1024
-_dummy: list[bytes] = []
 
 
-def _dummy_hash() -> bytes:
-    """A bcrypt hash checked when the user is unknown, so a wrong user costs as long as a wrong password."""
-    import bcrypt
-
-    if not _dummy:
-        _dummy.append(bcrypt.hashpw(b"regslo-no-such-user", bcrypt.gensalt(10)))
-    return _dummy[0]
+def bcrypt_cost(hashed: bytes) -> int:
+    return int(hashed.split(b"$")[2])
 
 
 @dataclass
@@ -91,7 +85,7 @@ class WebConfig:
 
         stored = self.users.get(name)
         try:
-            ok = bcrypt.checkpw(password.encode("utf-8"), stored or _dummy_hash())
+            ok = bcrypt.checkpw(password.encode("utf-8"), stored or self._decoy())
         except ValueError:
             ok = False
         if not ok or stored is None:
@@ -101,6 +95,12 @@ class WebConfig:
                 self._cache.clear()
             self._cache[self._cache_key(authorization)] = name
         return name
+
+    def _decoy(self) -> bytes:
+        """The hash an unknown user's password is checked against, so a wrong user name costs what a wrong
+        password does: a configured user's own hash (the costliest), i.e. the same bcrypt cost, and nothing
+        to compute at start-up. A match against it still authenticates nobody."""
+        return max(self.users.values(), key=bcrypt_cost)
 
     def _cache_key(self, authorization: str) -> bytes:
         return hashlib.sha256(authorization.strip().encode("utf-8", "replace")).digest()

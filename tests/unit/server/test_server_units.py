@@ -73,3 +73,26 @@ def test_basic_auth_checks_bcrypt_and_caches_only_successes(tmp_path):
     for junk in ("", "Basic", "Basic !!!", "Bearer abc", "Basic " + base64.b64encode(b"no-colon").decode()):
         assert web.check_basic_auth(junk) is None
     assert "right" not in repr(web) and hashed not in repr(web)
+
+
+def test_an_unknown_user_costs_the_same_bcrypt_work_as_a_known_one(tmp_path, monkeypatch):
+    """The check for an unknown user runs bcrypt at the configured users' cost (before: a decoy hash of cost
+    10, made on first use, so with cost-12 users a wrong user name answered ~4x faster than a wrong password
+    and the first such request paid an extra hashpw). The real bcrypt.checkpw runs; a spy records the cost."""
+    hashed = {"alice": bcrypt.hashpw(b"a", bcrypt.gensalt(5)).decode(),
+              "bob": bcrypt.hashpw(b"b", bcrypt.gensalt(6)).decode()}
+    errors = Errors()
+    web = parse_web_config({"basic_auth_users": hashed}, tmp_path, errors)
+    assert not errors.problems
+    costs = []
+    real = bcrypt.checkpw
+
+    def spy(password, stored):
+        costs.append(int(stored.split(b"$")[2]))
+        return real(password, stored)
+
+    monkeypatch.setattr(bcrypt, "checkpw", spy)
+    # mallory does not exist; "b" is bob's password, which must not let mallory in through the decoy
+    assert web.check_basic_auth("Basic " + base64.b64encode(b"mallory:b").decode()) is None
+    assert web.check_basic_auth("Basic " + base64.b64encode(b"bob:wrong").decode()) is None
+    assert costs == [6, 6]
