@@ -268,7 +268,8 @@ class ExporterServer:
     # -- connections ------------------------------------------------------------------------------------
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._conns) >= self.limits.max_connections and not self._evict_one():
-            writer.write(_raw_response(503, b"too many connections\n", close=True))
+            if self.web is None or self.web.ssl_context is None:  # a TLS client could not read a plain 503
+                writer.write(_raw_response(503, b"too many connections\n", close=True))
             writer.close()
             return
         conn = _Conn(writer)

@@ -13,7 +13,7 @@ import time
 import httpx
 from prometheus_client import CollectorRegistry
 
-from regslo.outputs.server import ExporterServer, Limits
+from regslo.outputs.server import ExporterServer, Limits, Response
 from regslo.outputs.webconfig import WebConfig
 from tests.integration.server.support import closed_by_peer, regslo_run, write_config
 from tests.support.tls import make_ca, make_server_cert
@@ -140,3 +140,46 @@ def test_tls_connections_that_never_send_a_client_hello_count_against_the_cap_an
         assert httpx.get(f"https://127.0.0.1:{server.port}/-/healthy", verify=client, timeout=10).status_code == 200
     finally:
         server.stop()
+
+
+def test_when_every_connection_is_busy_in_a_handler_a_new_one_gets_503_or_with_tls_is_closed(tmp_path):
+    """Nothing to evict (both connections are inside a handler): a plain client is told 503; a TLS client's
+    connection is closed before its handshake (a plain-text 503 would only be a TLS protocol error to it)."""
+    for tls in (False, True):
+        if tls:
+            server, client = _tls_server(tmp_path / "tls", max_connections=2)
+        else:
+            server, client = ExporterServer(CollectorRegistry(), "127.0.0.1:0", limits=Limits(max_connections=2)), None
+            server.start()
+        release = threading.Event()
+        server.route("GET", "/slow", lambda r: (release.wait(30), Response(200, b"slow\n"))[1])
+        scheme = "https" if tls else "http"
+        url = f"{scheme}://127.0.0.1:{server.port}"
+        answers = []
+        busy = [threading.Thread(target=lambda: answers.append(httpx.get(f"{url}/slow", verify=client or True,
+                                                                         timeout=30).status_code)) for _ in range(2)]
+        try:
+            for t in busy:
+                t.start()
+            deadline = time.monotonic() + 10
+            while sum(c.waiting_since is None for c in list(server._conns.values())) < 2:
+                assert time.monotonic() < deadline, "the two slow requests never reached their handler"
+                time.sleep(0.05)
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            data = b""
+            try:
+                while chunk := s.recv(4096):
+                    data += chunk
+            except ConnectionResetError:
+                pass
+            s.close()
+            if tls:
+                assert data == b"", data[:100]
+            else:
+                assert data.startswith(b"HTTP/1.1 503 "), data[:100]
+        finally:
+            release.set()
+            for t in busy:
+                t.join(30)
+            server.stop()
+        assert answers == [200, 200]
