@@ -97,6 +97,7 @@ class Config:
     dashboards: Any = None  # regslo.slo.settings.DashboardSettings
     consistency: list = field(default_factory=list)  # regslo.config.consistency.ConsistencyCheck
     immutable_tags: Any = None  # regslo.config.integrity.ImmutableTags
+    traffic: Any = None  # regslo.config.traffic.TrafficConfig
     inspect: Any = None  # regslo.config.inspect.InspectConfig
     warnings: list[str] = field(default_factory=list)
     path: Path | None = None
@@ -141,7 +142,7 @@ def parse_config(text: str, base_dir: Path | None = None, source: str = "<config
 
 
 TOP_LEVEL_KEYS = {"registries", "probes", "replication", "server", "logs", "slos", "alerting", "dashboards",
-                  "consistency", "immutable_tags",
+                  "consistency", "immutable_tags", "traffic",
                   "inspect"}
 
 
@@ -170,6 +171,8 @@ def build_config(raw: Any, errors: Errors, base_dir: Path) -> Config:
     from regslo.config import consistency, integrity
     config.consistency = consistency.parse(top.raw.get("consistency"), "consistency", errors, [r.name for r in registries])
     config.immutable_tags = integrity.parse(top.raw.get("immutable_tags"), "immutable_tags", errors)
+    from regslo.config import traffic
+    config.traffic = traffic.parse(top.raw.get("traffic"), "traffic", errors)
     return config
 
 

@@ -453,21 +453,22 @@ class Sink:
         if duration is not None:
             self.duration(operation, duration)
 
-    def add(self, counts: dict, hists: dict, sums: dict) -> None:
+    def add(self, counts: dict, nbytes: dict, hists: dict, sums: dict) -> None:
         """Totals a parser aggregated over a batch: ``counts`` {(operation, code, repository or None):
-        [requests, bytes]}, ``hists`` {operation: per-bucket counts as ``new_buckets()``}, ``sums``
-        {operation: seconds}. The same totals as one ``request()`` per request."""
+        requests}, ``nbytes`` {operation: bytes}, ``hists`` {operation: per-bucket counts as
+        ``new_buckets()``}, ``sums`` {operation: seconds}. The same totals as one ``request()`` per request."""
         reg = self.registry
-        req, nbytes, repos, label = self._requests, self._bytes, self._repos, self._limiter.label
-        for (operation, code, repository), (n, written) in counts.items():
+        req, repos, label = self._requests, self._repos, self._limiter.label
+        for operation, written in nbytes.items():
+            if written:
+                bkey = (reg, operation)
+                self._bytes[bkey] = self._bytes.get(bkey, 0) + written
+        for (operation, code, repository), n in counts.items():
             key = (reg, operation, code)
             req[key] = req.get(key, 0) + n
             if (code == "401" and operation != "ping") or code == "403":  # as in request()
                 akey = (reg, operation)
                 self._auth[akey] = self._auth.get(akey, 0) + n
-            if written:
-                bkey = (reg, operation)
-                nbytes[bkey] = nbytes.get(bkey, 0) + written
             if repository:
                 rkey = (reg, label(repository, n), operation, CODE_CLASS.get(code) or "other")
                 repos[rkey] = repos.get(rkey, 0) + n

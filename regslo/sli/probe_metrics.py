@@ -54,6 +54,9 @@ class ProbeMetrics:
                                   "Time from a completed push to the source until the destination serves it.",
                                   ["source", "destination"], buckets=REPLICATION_LAG_BUCKETS, registry=r)
         self.build_info = build_info.register(r)
+        self.registry_info = Gauge("regslo_registry_info",
+                                   "Always 1 per configured registry: its region (dashboards join on registry).",
+                                   ["registry", "region"], registry=r)
         self._init_series(config)
 
     def _series(self, config: Config) -> dict[object, set[tuple[str, ...]]]:
@@ -80,6 +83,19 @@ class ProbeMetrics:
         for metric, label_sets in self._current.items():
             for labels in label_sets:
                 metric.labels(*labels)
+        self._set_registry_info(config)
+
+    def _set_registry_info(self, config: Config) -> None:
+        """One series per configured registry, value 1; a registry removed or moved to another region loses its old one."""
+        wanted = {(reg.name, reg.region) for reg in config.registries}
+        for labels in getattr(self, "_info", set()) - wanted:
+            try:
+                self.registry_info.remove(*labels)
+            except KeyError:
+                pass
+        for labels in wanted:
+            self.registry_info.labels(*labels).set(1)
+        self._info = wanted
 
     def reconfigure(self, config: Config) -> None:
         """After a reload: series of registries, probes and pairs still configured keep their values (no
@@ -94,6 +110,7 @@ class ProbeMetrics:
                     pass
             for labels in label_sets:
                 metric.labels(*labels)
+        self._set_registry_info(config)
 
     def probe_result(self, result: ProbeResult) -> None:
         labels = (result.registry, result.region, result.probe)

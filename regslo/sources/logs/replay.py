@@ -8,7 +8,6 @@ Needs no config file: ``--registry`` is only the label value.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import re
 import sys
@@ -113,6 +112,8 @@ def replay(files: list[str], fmt: str, registry_name: str, *, top_k: int = 100, 
             ranges = _split(name, jobs)
             work = [(name, a, b, b == ranges[-1][1], fmt, registry_name, top_k, max_line_bytes, log_format)
                     for a, b in ranges]
+            import multiprocessing  # only here: a one-process replay does not pay for importing it
+
             with multiprocessing.get_context("fork").Pool(len(work)) as pool:
                 metrics.merge(pool.map(_replay_part, work))
             continue

@@ -6,7 +6,10 @@ import time
 from collections import Counter
 
 import httpx
+import yaml
 
+from regslo.config import parse_config
+from regslo.outputs import extras
 from regslo.sources.logs.replay import replay
 from tests.conftest import require
 from tests.support.registry import free_port, wait_port
@@ -71,3 +74,40 @@ def test_nginx_access_log_equals_traffic(tmp_path, registry):
     assert total(reg, "regslo_registry_request_duration_seconds_count") == sum(sent.values())
     lines = {o: v for (o, _s), v in series(reg, "regslo_log_lines_total").items()}
     assert lines == {"parsed": sum(sent.values()), "ignored": 0, "malformed": 0}
+
+    _rate_limiting_alert_fires_on(series(reg, "regslo_registry_requests_total"), tmp_path)
+
+
+def _rate_limiting_alert_fires_on(requests: dict, tmp_path) -> None:
+    """The generated RegsloRateLimiting rule, evaluated by promtool on this run's counts (as if the same
+    traffic came every minute): nginx's 429 (1 of 8 requests) is over the 5% share, so the alert fires after
+    its 10 minutes; the same traffic without the 429 stays silent."""
+    cfg = parse_config(f"""
+registries: [{{name: edge, url: 'http://127.0.0.1:1'}}]
+logs: {{sources: [{{path: '{tmp_path}/access.log', format: nginx, registry: edge}}]}}
+traffic: {{rate_limited_ratio: 5%}}
+""", base_dir=tmp_path)
+    files = extras.files(cfg)
+    (tmp_path / "traffic.rules.yml").write_text(files["alerts/regslo-traffic.rules.yml"])
+    rule = next(r for g in yaml.safe_load(files["alerts/regslo-traffic.rules.yml"])["groups"] for r in g["rules"]
+                if r.get("alert") == "RegsloRateLimiting")
+
+    def case(name, counts, expected):
+        inputs = [{"series": f'regslo_registry_requests_total{{registry="{r}",operation="{op}",code="{code}"}}',
+                   "values": f"0+{int(v)}x30"} for (code, op, r), v in counts.items()]
+        return {"name": name, "interval": "1m", "input_series": inputs,
+                "alert_rule_test": [{"eval_time": "25m", "alertname": "RegsloRateLimiting", "exp_alerts": expected}]}
+
+    summary = rule["annotations"]["summary"].replace("{{ $labels.registry }}", "edge")
+    description = rule["annotations"]["description"].replace("{{ $labels.registry }}", "edge")
+    firing = [{"exp_labels": {"registry": "edge", "severity": "ticket"},
+               "exp_annotations": {"summary": summary, "description": description,
+                                   "runbook_url": rule["annotations"]["runbook_url"]}}]
+    healthy = {k: v for k, v in requests.items() if k[0] != "429"}
+    doc = {"rule_files": ["traffic.rules.yml"], "evaluation_interval": "1m",
+           "tests": [case("nginx 429s fire RegsloRateLimiting", requests, firing),
+                     case("the same traffic without the 429 is silent", healthy, [])]}
+    (tmp_path / "traffic_test.yml").write_text(yaml.safe_dump(doc))
+    res = subprocess.run([require("promtool"), "test", "rules", str(tmp_path / "traffic_test.yml")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr

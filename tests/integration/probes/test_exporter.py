@@ -58,6 +58,8 @@ def test_run_serves_metrics_and_stops_clean(registries, tmp_path):
         assert len(build) == 1 and build[0]["version"] == __import__("regslo").__version__
         assert build[0]["pythonversion"] == platform.python_version()
         assert len(build[0]["revision"]) == 40  # run from a git checkout: the commit it runs
+        assert value(samples, "regslo_registry_info", registry="us", region="region-us") == 1.0
+        assert value(samples, "regslo_registry_info", registry="eu", region="region-eu") == 1.0
         wait_for(lambda: _ok(port, "/-/ready"), 10)
 
         def enough():

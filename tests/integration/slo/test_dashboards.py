@@ -25,7 +25,9 @@ GAUGES = ["regslo_probe_last_success_timestamp_seconds", "regslo_build_info", "r
           "regslo_tag_consistent", "regslo_tag_digests", "regslo:registry_auth_failures:ratio_rate5m",
           "regslo_storage_capacity_bytes", "regslo_storage_available_bytes", "regslo_storage_registry_bytes",
           "regslo_storage_scan_timestamp_seconds", "regslo_storage_scan_duration_seconds",
-          "regslo_storage_full_in_seconds", "regslo_gc_last_success_timestamp_seconds", "regslo_gc_duration_seconds"]
+          "regslo_storage_full_in_seconds", "regslo_gc_last_success_timestamp_seconds", "regslo_gc_duration_seconds",
+          "regslo_registry_info", "regslo:registry_requests:rate10m", "regslo:registry_requests:rate1d",
+          "regslo:registry_requests_rate_limited:ratio_rate5m"]
 HISTOGRAMS = ["regslo_probe_duration_seconds", "regslo_probe_phase_duration_seconds",
               "regslo_replication_lag_seconds", "regslo_registry_request_duration_seconds"]
 KNOWN = set(COUNTERS + GAUGES + list(rules.RECORDS) + ["ALERTS"]

@@ -136,3 +136,45 @@ def test_parallel_parts_never_separate_one_responses_lines(samples, tmp_path):
         assert all(a in starts and b in starts for a, b in ranges)
         inside = {sum(len(x.encode()) for x in lines[:i]) for i in three[1:]}
         assert not inside & {a for a, _b in ranges}
+
+
+def test_parallel_replay_of_multi_error_lines_equals_sequential(samples, tmp_path, monkeypatch):
+    from prometheus_client import generate_latest
+
+    from regslo.sources.logs import replay as replay_module
+    big = tmp_path / "big.log"
+    one = (samples / "r5-json.stderr.log").read_bytes()
+    # 40 copies, each with its own request ids (the same id 40 times would rightly count once)
+    big.write_bytes(b"".join(one.replace(b'"http.request.id":"', b'"http.request.id":"%d-' % i) for i in range(40)))
+    monkeypatch.setattr(replay_module, "PARALLEL_MIN_BYTES", 1)
+
+    def exposition(jobs):
+        reg = replay_module.replay([str(big)], "distribution-json", "r1", jobs=jobs)
+        return sorted(line for line in generate_latest(reg).decode().splitlines() if "last_line" not in line)
+
+    def split(lines):  # float sums depend on the order of additions: compared approximately
+        sums = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if "_sum{" in line}
+        return [line for line in lines if "_sum{" not in line], sums
+
+    sequential, seq_sums = split(exposition(1))
+    assert 'regslo_registry_requests_total{code="400",operation="push",registry="r1"} 240.0' in sequential
+    for jobs in (2, 3, 7):
+        lines, sums = split(exposition(jobs))
+        assert lines == sequential
+        assert sums.keys() == seq_sums.keys() and all(abs(sums[k] - v) < 1e-9 for k, v in seq_sums.items())
+
+
+def test_a_checkpoint_from_before_the_class_label_restores_all_but_repository_rows():
+    from prometheus_client import CollectorRegistry
+
+    from regslo.sli.log_metrics import LogMetrics
+    old = LogMetrics(CollectorRegistry())
+    sink = old.sink("r1", "s")
+    sink.request("pull", "200", 10, "team/app")
+    dump = old.dump()
+    dump["repos"] = [["r1", "team/app", "pull", 7]]  # the old layout: no class
+    new = LogMetrics(CollectorRegistry())
+    new.load(dump)
+    assert new.state["requests"] == {("r1", "pull", "200"): 1} and new.state["repos"] == {}
+    new.sink("r1", "s").request("pull", "503", 0, "team/app")
+    assert new.state["repos"] == {("r1", "team/app", "pull", "5xx"): 1}

@@ -59,3 +59,28 @@ def test_a_parser_bug_counts_malformed_instead_of_wedging_the_tailer(caplog):
     sink = LogMetrics(None).sink("r1", "s")
     assert feed_lines([b"ok", b"boom", b"ok", b"boom"], Broken(), sink) == (2, 0, 2)
     assert sum("Broken raised" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_replay_stream_counts_alike_whatever_the_chunk_size(samples, tmp_path, monkeypatch):
+    """replay_stream completes a partial line across chunks without copying the chunk; any chunk size gives
+    the totals of one read of the whole file (overlong lines, a CRLF line and a final partial line included)."""
+    from prometheus_client import generate_latest
+
+    from regslo.sources.logs import replay as replay_module
+    data = ((samples / "r5-json-mixed.log").read_bytes() + b"x" * 700 + b"\n" + (samples / "r5-json.stderr.log").read_bytes()
+            + b"y" * 3000 + b"\n\r\n" + (samples / "r1-json-mixed.log").read_bytes() + b'{"msg":"partial')
+    path = tmp_path / "mixed.log"
+    path.write_bytes(data)
+
+    def exposition(fmt):
+        reg = replay_module.replay([str(path)], fmt, "r1", max_line_bytes=512)
+        return sorted(line for line in generate_latest(reg).decode().splitlines()
+                      if "last_line" not in line and "_sum{" not in line)
+
+    for fmt in ("distribution", "distribution-json"):
+        monkeypatch.setattr(replay_module, "CHUNK", len(data) + 1)
+        whole = exposition(fmt)
+        assert any('outcome="malformed"' in line and not line.endswith(" 0.0") for line in whole)
+        for size in (1, 7, 64, 511, 513, 1000, 4096):
+            monkeypatch.setattr(replay_module, "CHUNK", size)
+            assert exposition(fmt) == whole, (fmt, size)

@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_left
+from collections import Counter
+from functools import partial
+from operator import itemgetter
 
 import orjson
 
 from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
-from regslo.sources.logs.classify import INSPECTOR_PRODUCT, classify, own_read, parse_go_duration
+from regslo.sources.logs.classify import INSPECTOR_PRODUCT, OPERATIONS, classify, own_read, parse_go_duration
 from regslo.sources.logs.formats.access import own_access_line, parse_access_line
 
 _COMPLETED = "response completed"
@@ -112,6 +115,9 @@ def _fast_id(line: str) -> str | None:
 
 
 _CODES = [str(c) for c in range(1000)]
+# the fields of a completion line, in one C call (a missing one raises: the line takes the per-line path)
+_FIELDS = itemgetter("msg", "http.request.useragent", "http.request.method", "http.request.uri",
+                     "http.response.status", "http.response.written", "http.response.duration")
 _UNIT_DIGITS = {"ms": 6, "\u00b5s": 3, "\u03bcs": 3, "us": 3, "ns": 0}  # fraction digits down to nanoseconds
 _DIGITS = frozenset("0123456789.")
 _ZEROS = ["0" * n for n in range(10)]
@@ -133,66 +139,55 @@ class JsonParser:
         """
         parsed = ignored = malformed = 0
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        seen, buckets, units = self.ids.repeat, sink.metrics.buckets, _UNIT_DIGITS
-        counts: dict[tuple, list[int]] = {}
-        hists: dict[str, list[int]] = {}
-        sums: dict[str, float] = {}
+        seen, units, own = self.ids.repeat, _UNIT_DIGITS, INSPECTOR_PRODUCT
+        # per request only appends and one addition; the counting happens in C at the end (Counter, sum)
+        keys: list[tuple] = []
+        append_key = keys.append
+        nbytes = dict.fromkeys(OPERATIONS, 0)
+        seconds_by_op: dict[str, list[float]] = {op: [] for op in OPERATIONS}
         codes = _CODES
+        fields = _FIELDS
         for raw in lines:
             if raw is None:
                 malformed += 1
                 continue
+            d = None
             try:
                 d = loads(raw)
-            except decode_error:
-                d = None
-            if type(d) is dict:
-                msg = d.get("msg")
+                msg, agent, method, uri, status, written, duration = fields(d)
+            except Exception:  # not json, not an object, or a field missing: decided below
+                msg = None
+            if type(msg) is str and msg.startswith(_COMPLETED):
+                if type(agent) is str and agent.startswith(own):  # as own_read(), inlined
+                    ignored += 1  # the image inspector's own read, not a user's request
+                    continue
+                if (type(method) is str and type(uri) is str and type(status) is int and 100 <= status <= 999
+                        and type(written) is int and written >= 0 and type(duration) is str):
+                    # one-unit Go duration, as the registry writes it: exact integer nanoseconds
+                    unit = duration[-2:]
+                    digits = units.get(unit)
+                    if digits is None and unit[-1:] == "s" and unit[:1] in _DIGITS:
+                        unit, digits = "s", 9
+                    if digits is not None:
+                        whole, _dot, frac = duration[:-len(unit)].partition(".")
+                        ns = whole + frac + _ZEROS[digits - len(frac)] if len(frac) <= digits else ""
+                        if ns.isdigit() and ns.isascii() and (whole or frac):
+                            seconds = int(ns) / 1e9
+                            if msg.startswith(_WITH_ERROR):
+                                rid = d.get("http.request.id")
+                                if type(rid) is str and rid and seen(rid):
+                                    ignored += 1  # a further errors[] entry of a counted response
+                                    continue
+                            operation, repo = classify(method, uri)
+                            append_key((operation, codes[status], repo))
+                            nbytes[operation] += written
+                            seconds_by_op[operation].append(seconds)
+                            parsed += 1
+                            continue
+            elif type(d) is dict and raw[:1] == b"{":  # json, but maybe not a request: the common case
                 if msg is None:
-                    msg = d.get("message")  # logrus' logstash formatter
-                if type(msg) is str and msg.startswith(_COMPLETED):
-                    if own_read(d.get("http.request.useragent")):
-                        ignored += 1  # the image inspector's own read, not a user's request
-                        continue
-                    method = d.get("http.request.method")
-                    uri = d.get("http.request.uri")
-                    status = d.get("http.response.status")
-                    written = d.get("http.response.written")
-                    duration = d.get("http.response.duration")
-                    if (type(method) is str and type(uri) is str and type(status) is int and 100 <= status <= 999
-                            and type(written) is int and written >= 0 and type(duration) is str):
-                        # one-unit Go duration, as the registry writes it: exact integer nanoseconds
-                        unit = duration[-2:]
-                        digits = units.get(unit)
-                        if digits is None and unit[-1:] == "s" and unit[:1] in _DIGITS:
-                            unit, digits = "s", 9
-                        if digits is not None:
-                            whole, _dot, frac = duration[:-len(unit)].partition(".")
-                            ns = whole + frac + _ZEROS[digits - len(frac)] if len(frac) <= digits else ""
-                            if ns.isdigit() and ns.isascii() and (whole or frac):
-                                seconds = int(ns) / 1e9
-                                if msg.startswith(_WITH_ERROR):
-                                    rid = d.get("http.request.id")
-                                    if type(rid) is str and rid and seen(rid):
-                                        ignored += 1  # a further errors[] entry of a counted response
-                                        continue
-                                operation, repo = classify(method, uri)
-                                key = (operation, codes[status], repo)
-                                c = counts.get(key)
-                                if c is None:
-                                    counts[key] = [1, written]
-                                else:
-                                    c[0] += 1
-                                    c[1] += written
-                                hist = hists.get(operation)
-                                if hist is None:
-                                    hist = hists[operation] = sink.new_buckets()
-                                    sums[operation] = 0.0
-                                hist[bisect_left(buckets, seconds)] += 1
-                                sums[operation] += seconds
-                                parsed += 1
-                                continue
-                elif raw[:1] == b"{":  # a json line that is not a request: the common case, decided here
+                    msg = d.get("msg", d.get("message"))  # as feed() reads it ("message": logstash)
+                if not (type(msg) is str and msg.startswith(_COMPLETED)):
                     ignored += 1
                     continue
             outcome = self._feed_raw(raw, sink)
@@ -202,8 +197,16 @@ class JsonParser:
                 ignored += 1
             else:
                 malformed += 1
-        if counts:
-            sink.add(counts, hists, sums)
+        if keys:
+            position = partial(bisect_left, sink.metrics.buckets)
+            hists, sums = {}, {}
+            for operation, values in seconds_by_op.items():
+                if values:
+                    hist = hists[operation] = sink.new_buckets()
+                    for index, n in Counter(map(position, values)).items():
+                        hist[index] = n
+                    sums[operation] = sum(values)
+            sink.add(Counter(keys), nbytes, hists, sums)
         return parsed, ignored, malformed
 
     def _feed_raw(self, raw: bytes, sink: Sink) -> str:
