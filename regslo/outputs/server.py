@@ -15,7 +15,10 @@ Anyone who can reach the port can talk to it, so it is built to stay up against 
 - request framing is strict: ``Content-Length`` must be decimal digits and within the route's limit (else
   400/413, and the body is never read), ``Transfer-Encoding`` is refused (411), a bare LF, CR or other
   control character inside a header field is a 400 (no second reading of the head), heads are at most
-  ``max_head_bytes`` with at most ``MAX_HEADERS`` fields (else 431).
+  ``max_head_bytes`` with at most ``MAX_HEADERS`` fields (else 431);
+- request bodies being read or handled take at most ``max_body_bytes_in_flight`` together (else 503 before
+  the body is read), so a crowd of connections each sending most of a 4 MiB body and stopping cannot take
+  gigabytes.
 
 Stages add routes with ``route()`` (the log tailer's webhook, the status page) without this module knowing
 them. TLS and basic authentication come from a ``WebConfig`` (regslo.outputs.webconfig).
@@ -78,6 +81,7 @@ class Limits:
     write_timeout: float = 30.0  # to hand a response to a client that does not read
     max_connections: int = 512
     max_head_bytes: int = 32 * 1024
+    max_body_bytes_in_flight: int = 64 * 1024 * 1024  # all request bodies being read or handled, together
     workers: int = 8
 
 
@@ -168,6 +172,7 @@ class ExporterServer:
         self._pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="regslo-http")
         self._auth_pool = ThreadPoolExecutor(2, thread_name_prefix="regslo-auth")
         self._conns: dict[int, _Conn] = {}
+        self._body_bytes = 0  # bytes of request bodies being read or handled (only the loop thread counts)
         self._server: asyncio.base_events.Server | None = None
         self.route("GET", "/metrics", self._metrics)
         self.route("GET", "/-/healthy", lambda r: Response(200, b"Healthy.\n"))
@@ -393,17 +398,26 @@ class ExporterServer:
             early = await loop.run_in_executor(self._pool, self._call, route.precheck, head_only)
             if early is not None:
                 return early, length == 0
-        body = b""
-        if length:
-            if headers.get("expect", "").lower() == "100-continue":
-                await self._reply(writer, b"HTTP/1.1 100 Continue\r\n\r\n")
-            try:
-                body = await asyncio.wait_for(reader.readexactly(length), self.limits.body_timeout)
-            except asyncio.TimeoutError:
-                return Response(408, b"request body not received in time\n"), False
-        conn.waiting_since = None  # a complete request: no longer the first to go when connections run out
-        request = Request(method, path, url.query, headers, body, user)
-        return await loop.run_in_executor(self._pool, self._call, route.handler, request), True
+        if self._body_bytes + length > self.limits.max_body_bytes_in_flight:
+            # every connection may hold a body up to its route's limit until its handler is done; together
+            # they must not (512 connections x 4 MiB webhook bodies would be 2 GiB)
+            return Response(503, b"too many request bodies in flight; retry\n", headers={"Retry-After": "1"}), \
+                length == 0
+        self._body_bytes += length
+        try:
+            body = b""
+            if length:
+                if headers.get("expect", "").lower() == "100-continue":
+                    await self._reply(writer, b"HTTP/1.1 100 Continue\r\n\r\n")
+                try:
+                    body = await asyncio.wait_for(reader.readexactly(length), self.limits.body_timeout)
+                except asyncio.TimeoutError:
+                    return Response(408, b"request body not received in time\n"), False
+            conn.waiting_since = None  # a complete request: no longer the first to go when connections run out
+            request = Request(method, path, url.query, headers, body, user)
+            return await loop.run_in_executor(self._pool, self._call, route.handler, request), True
+        finally:
+            self._body_bytes -= length
 
     async def _authenticate(self, authorization: str) -> str | None:
         """Known-good credentials are recognised on the loop (a sha256); others cost a bcrypt check in a

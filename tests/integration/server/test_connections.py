@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from regslo.outputs.server import ExporterServer, Limits, Response
 from regslo.outputs.webconfig import WebConfig
-from tests.integration.server.support import closed_by_peer, regslo_run, write_config
+from tests.integration.server.support import closed_by_peer, raw_request, regslo_run, write_config
 from tests.support.tls import make_ca, make_server_cert
 
 HEAD_TIMEOUT = 10.0  # regslo.outputs.server.Limits.head_timeout
@@ -183,3 +183,39 @@ def test_when_every_connection_is_busy_in_a_handler_a_new_one_gets_503_or_with_t
                 t.join(30)
             server.stop()
         assert answers == [200, 200]
+
+
+def test_request_bodies_in_flight_are_bounded_together():
+    """Connections that each send most of a large body and stop hold that memory until body_timeout; together
+    they get at most max_body_bytes_in_flight (here 2.5 MiB: two 1 MiB bodies fit, a third is a 503 before a
+    byte of it is read). Before the fix the only bound was max_connections x the route's limit (512 x 4 MiB
+    for the webhook: 2 GiB)."""
+    mib = 1024 * 1024
+    server = ExporterServer(CollectorRegistry(), "127.0.0.1:0",
+                            limits=Limits(max_body_bytes_in_flight=5 * mib // 2, body_timeout=60))
+    server.route("POST", "/upload", lambda r: Response(200, f"{len(r.body)}\n".encode()), max_body=2 * mib)
+    server.start()
+    head = f"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {mib}\r\n\r\n".encode()
+    held = []
+    try:
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s.sendall(head + b"x" * (mib - 1))  # all but the last byte
+            held.append(s)
+        deadline = time.monotonic() + 10
+        while server._body_bytes < 2 * mib:
+            assert time.monotonic() < deadline, server._body_bytes
+            time.sleep(0.05)
+        answer = raw_request(server.port, head + b"x" * mib, timeout=10)
+        assert answer.startswith(b"HTTP/1.1 503 "), answer[:100]
+        for s in held:  # the held bodies complete and are answered; their budget is released
+            s.sendall(b"x")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200 ")
+        answer = raw_request(server.port, head.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n")
+                             + b"x" * mib, timeout=10)
+        assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(f"{mib}\n".encode()), answer[:100]
+        assert server._body_bytes == 0
+    finally:
+        for s in held:
+            s.close()
+        server.stop()
