@@ -96,3 +96,27 @@ def test_an_unknown_user_costs_the_same_bcrypt_work_as_a_known_one(tmp_path, mon
     assert web.check_basic_auth("Basic " + base64.b64encode(b"mallory:b").decode()) is None
     assert web.check_basic_auth("Basic " + base64.b64encode(b"bob:wrong").decode()) is None
     assert costs == [6, 6]
+
+
+def test_web_config_headers_are_the_exporter_toolkit_set_only(tmp_path):
+    """http_server_config.headers takes the exporter-toolkit's five security headers (with its allowed values),
+    so no web.yml can add a second Content-Length or a Transfer-Encoding to every response (before: any
+    header name was accepted)."""
+    errors = Errors()
+    web = parse_web_config({"http_server_config": {"headers": {
+        "strict-transport-security": "max-age=31536000", "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"}}}, tmp_path, errors)
+    assert not errors.problems
+    assert web.headers == {"Strict-Transport-Security": "max-age=31536000", "X-Frame-Options": "DENY",
+                           "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"}
+    for name, value, problem in [
+            ("Content-Length", "0", "only Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options, "
+                                    "X-XSS-Protection, Content-Security-Policy may be set"),
+            ("Transfer-Encoding", "chunked", "only "), ("X-Frame-Options", "allow-from x", "must be one of deny, "
+                                                                                          "sameorigin"),
+            ("X-XSS-Protection", "1\r\nContent-Length: 0", "must be a one-line string")]:
+        errors = Errors()
+        parse_web_config({"http_server_config": {"headers": {name: value}}}, tmp_path, errors)
+        assert len(errors.problems) == 1 and errors.problems[0].startswith(f"http_server_config.headers.{name}: "), \
+            errors.problems
+        assert problem in errors.problems[0]
