@@ -30,6 +30,9 @@ def timed_get(url: str) -> float:
 def test_half_sent_and_trickling_requests_hold_no_threads_and_are_cut_off(tmp_path):
     with regslo_run(write_config(tmp_path / "c.yml")) as r:
         idle_threads = r.threads()
+        # the same requests on this machine before any slow client: the anchor for a machine that is busy
+        # with other work (then "under a second" becomes "no slower than 5x the quiet answer")
+        quiet = max(timed_get(f"{r.base}{path}") for _ in range(5) for path in ("/metrics", "/-/healthy"))
         half = []
         for _ in range(300):
             s = socket.create_connection(("127.0.0.1", r.port))
@@ -58,7 +61,7 @@ def test_half_sent_and_trickling_requests_hold_no_threads_and_are_cut_off(tmp_pa
             time.sleep(2)
             assert r.threads() <= idle_threads + 10, (idle_threads, r.threads())
             worst = max(timed_get(f"{r.base}{path}") for _ in range(5) for path in ("/metrics", "/-/healthy"))
-            assert worst < 1.0, worst
+            assert worst < max(1.0, 5 * quiet), (worst, quiet)
             # every one of them is closed by regslo within the head deadline (plus slack for a busy machine)
             deadline = time.monotonic() + HEAD_TIMEOUT + 15
             for s in half:
