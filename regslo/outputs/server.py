@@ -10,8 +10,9 @@ Anyone who can reach the port can talk to it, so it is built to stay up against 
   second is cut off), the body within ``body_timeout``, and a keep-alive connection idle for
   ``idle_timeout`` is closed;
 - at most ``max_connections`` connections are open, counted from accept (before any TLS handshake); a new one beyond that replaces the oldest connection
-  that has not yet sent a complete request (so a flood of half-sent requests cannot lock out the
-  scraper), or is answered 503 when every connection is busy in a handler;
+  that is waiting on its client (for a complete request, or to read its answer), so a flood of half-sent
+  requests or of clients that never read cannot lock out the scraper; it is answered 503 when every
+  connection is busy in a handler;
 - request framing is strict: ``Content-Length`` must be decimal digits and within the route's limit (else
   400/413, and the body is never read), ``Transfer-Encoding`` is refused (411), a bare LF, CR or other
   control character inside a header field is a 400 (no second reading of the head), heads are at most
@@ -352,6 +353,9 @@ class ExporterServer:
             keep_alive = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
             resp, body_read = await self._handle(reader, writer, conn, method, target, headers)
             close = not keep_alive or not body_read or resp.status in (408, 431)
+            # waiting for the client to read its answer is waiting too: a client that never reads must not
+            # hold a place the eviction cannot take back (for write_timeout, and again with its next request)
+            conn.waiting_since = time.monotonic()
             await self._reply(writer, _render(resp, method, close, extra))
             if close:
                 return

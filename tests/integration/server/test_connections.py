@@ -222,3 +222,35 @@ def test_request_bodies_in_flight_are_bounded_together():
         for s in held:
             s.close()
         server.stop()
+
+
+def test_clients_that_never_read_their_answer_can_be_evicted_too():
+    """Three clients ask for a 16 MiB answer and never read it, filling a cap of 3: a fourth client (the
+    scraper) must still get an answer, by closing the one stuck longest in its write. Before the fix a
+    connection stuck writing could not be evicted: the scraper got 503 for up to write_timeout (30 s), and a
+    crowd of such clients could keep it so for good."""
+    server = ExporterServer(CollectorRegistry(), "127.0.0.1:0", limits=Limits(max_connections=3))
+    big = b"x" * (16 * 1024 * 1024)
+    served = []
+    server.route("GET", "/big", lambda r: (served.append(1), Response(200, big))[1])
+    server.start()
+    stuck = []
+    try:
+        for _ in range(3):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", server.port))
+            s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            stuck.append(s)
+        deadline = time.monotonic() + 10
+        while len(served) < 3:
+            assert time.monotonic() < deadline, "the three requests never reached their handler"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the three are in their writes now
+        for _ in range(3):
+            assert httpx.get(f"http://127.0.0.1:{server.port}/-/healthy", timeout=10).status_code == 200
+        assert len(server._conns) <= 3
+    finally:
+        for s in stuck:
+            s.close()
+        server.stop()
