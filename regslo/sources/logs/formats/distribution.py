@@ -148,16 +148,18 @@ class JsonParser:
         codes = _CODES
         fields = _FIELDS
         for raw in lines:
-            if raw is None:
-                malformed += 1
-                continue
-            d = None
             try:
                 d = loads(raw)
-                msg, agent, method, uri, status, written, duration = fields(d)
-            except Exception:  # not json, not an object, or a field missing: decided below
+            except Exception:  # not json (or None: an overlong line): decided below
+                d = None
                 msg = None
-            if type(msg) is str and msg.startswith(_COMPLETED):
+            else:
+                try:
+                    msg, agent, method, uri, status, written, duration = fields(d)
+                except Exception:  # not an object, or a field missing: decided below
+                    msg = None
+            # the two messages the registry writes, compared whole; any other completion text takes feed()
+            if msg == _COMPLETED or msg == _WITH_ERROR:
                 if type(agent) is str and agent.startswith(own):  # as own_read(), inlined
                     ignored += 1  # the image inspector's own read, not a user's request
                     continue
@@ -172,8 +174,7 @@ class JsonParser:
                         whole, _dot, frac = duration[:-len(unit)].partition(".")
                         ns = whole + frac + _ZEROS[digits - len(frac)] if len(frac) <= digits else ""
                         if ns.isdigit() and ns.isascii() and (whole or frac):
-                            seconds = int(ns) / 1e9
-                            if msg.startswith(_WITH_ERROR):
+                            if msg == _WITH_ERROR:
                                 rid = d.get("http.request.id")
                                 if type(rid) is str and rid and seen(rid):
                                     ignored += 1  # a further errors[] entry of a counted response
@@ -181,7 +182,7 @@ class JsonParser:
                             operation, repo = classify(method, uri)
                             append_key((operation, codes[status], repo))
                             nbytes[operation] += written
-                            seconds_by_op[operation].append(seconds)
+                            seconds_by_op[operation].append(int(ns) / 1e9)
                             parsed += 1
                             continue
             elif type(d) is dict and raw[:1] == b"{":  # json, but maybe not a request: the common case
@@ -190,6 +191,9 @@ class JsonParser:
                 if not (type(msg) is str and msg.startswith(_COMPLETED)):
                     ignored += 1
                     continue
+            if raw is None:
+                malformed += 1
+                continue
             outcome = self._feed_raw(raw, sink)
             if outcome == PARSED:
                 parsed += 1
