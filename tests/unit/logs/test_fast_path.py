@@ -121,3 +121,20 @@ def test_garbage_undecodable_and_crlf_lines_in_the_batch_path(samples):
     with metrics.lock:
         assert feed_lines(lines, parser, sink) == (1, 2, 3)  # parsed the CRLF line; {} and "" ignored
     assert sum(metrics.state["requests"].values()) == 1
+
+
+_NOT_REQUESTS = [b'{"level":"info","msg":"authorized request","time":"2026-11-27T07:44:59Z"}', b"{}", b"{not json}",
+                 b"{}\r", b" {} ", b"\x1c{}", b"{\xff}", b"{\xc3\xa9}", b"[]", b"{", b"}", b"", b"   ", b"plain text",
+                 b'{"msg":"\\u0072esponse completed","http.response.status":200}', b"\xef\xbb\xbf{}", b"{}\x85"]
+
+
+def test_lines_without_the_completion_phrase_skip_the_parse_and_agree_with_feed():
+    """The batch path decides a line without ``response completed`` without parsing it (or hands it to
+    ``feed``): the outcome of each, and of all of them in one batch, is feed()'s."""
+    for raw in _NOT_REQUESTS:
+        ref, outcomes = _per_line([raw])
+        got, counts = _batched([raw])
+        assert got == ref and counts == tuple(outcomes.count(o) for o in ("parsed", "ignored", "malformed")), raw
+    ref, outcomes = _per_line(_NOT_REQUESTS)
+    assert 0 < outcomes.count("malformed") < outcomes.count("ignored")
+    assert _batched(_NOT_REQUESTS)[1] == tuple(outcomes.count(o) for o in ("parsed", "ignored", "malformed"))

@@ -23,6 +23,7 @@ from regslo.sources.logs.classify import INSPECTOR_PRODUCT, OPERATIONS, classify
 from regslo.sources.logs.formats.access import own_access_line, parse_access_line
 
 _COMPLETED = "response completed"
+_PHRASE = _COMPLETED.encode()  # in every line that may be a request ("msg" or logstash's "message")
 _WITH_ERROR = "response completed with error"
 RECENT_IDS = 1024  # error-line request ids remembered per parser; a response's lines are adjacent
 
@@ -147,17 +148,26 @@ class JsonParser:
         seconds_by_op: dict[str, list[float]] = {op: [] for op in OPERATIONS}
         codes = _CODES
         fields = _FIELDS
+        rfind = bytes.rfind  # from the end: the message is among the last keys logrus writes (sorted)
         for raw in lines:
-            try:
-                d = loads(raw)
-            except Exception:  # not json (or None: an overlong line): decided below
-                d = None
-                msg = None
+            if raw is None:  # an overlong line
+                malformed += 1
+                continue
+            if rfind(raw, _PHRASE) < 0:  # not a request (most of what the registry logs): no json parse
+                if raw[:1] == b"{" and raw[-1:] == b"}" and raw.isascii():
+                    ignored += 1  # what feed() decides for it (braces, no completion message)
+                    continue
+                d = msg = None  # anything else: feed() decides (CR, other whitespace, bytes not UTF-8)
             else:
                 try:
-                    msg, agent, method, uri, status, written, duration = fields(d)
-                except Exception:  # not an object, or a field missing: decided below
-                    msg = None
+                    d = loads(raw)
+                except Exception:  # not json: decided below
+                    d = msg = None
+                else:
+                    try:
+                        msg, agent, method, uri, status, written, duration = fields(d)
+                    except Exception:  # not an object, or a field missing: decided below
+                        msg = None
             # the two messages the registry writes, compared whole; any other completion text takes feed()
             if msg == _COMPLETED or msg == _WITH_ERROR:
                 if type(agent) is str and agent.startswith(own):  # as own_read(), inlined
@@ -191,9 +201,6 @@ class JsonParser:
                 if not (type(msg) is str and msg.startswith(_COMPLETED)):
                     ignored += 1
                     continue
-            if raw is None:
-                malformed += 1
-                continue
             outcome = self._feed_raw(raw, sink)
             if outcome == PARSED:
                 parsed += 1
