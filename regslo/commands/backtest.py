@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from regslo.slo.sli import event_query
 from regslo.units import format_duration, parse_duration
 
 WEEK = 7 * 86400.0
+MAX_EVALUATIONS = 5_000_000  # per SLO and window one float each: memory stays bounded (30 s steps: 4.7 years)
 
 
 class Usage(Exception):
@@ -60,6 +62,13 @@ def main(args: argparse.Namespace) -> int:
         return 2
     except Failed as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("error: not enough memory for this range and step: use a larger --step or a shorter range",
+              file=sys.stderr)
+        return 1
+    except (KeyError, IndexError, TypeError, ValueError) as exc:  # e.g. an unexpected answer from a proxy
+        print(f"error: unexpected data: {type(exc).__name__}: {str(exc)[:200]}", file=sys.stderr)
         return 1
 
 
@@ -152,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
                         f"of SLO {slo.name}: every window needs several evaluations")
     lookback = max(max(s.windows()) for s in slos) + step
     min_window = _min_window(config)
+    if start is not None and end is not None and (end - start) / step > MAX_EVALUATIONS:
+        raise Usage(f"{int((end - start) / step):,} evaluations is more than {MAX_EVALUATIONS:,}: use a larger "
+                    "--step or a shorter range")
 
     if specs:
         data, start, end = _from_logs(specs, slos, start, end, step)
@@ -209,10 +221,14 @@ def _from_logs(specs, slos, start, end, step):
     if span is None:
         raise Failed(f"the logs hold no timed request lines ({logs.lines['parsed']} parsed, "
                      f"{logs.lines['malformed']} malformed, {logs.lines['untimed']} without a time)")
-    start = span[0] if start is None else start
+    # default: from just before the first request (events at exactly --start belong to the range before it)
+    start = math.floor(span[0]) - 1.0 if start is None else start
     end = span[1] + step if end is None else end
     if start >= end:
         raise Usage(f"--start ({_iso(start)}) must be before --end ({_iso(end)})")
+    if (end - start) / step > MAX_EVALUATIONS:
+        raise Usage(f"the logs span {int((end - start) / step):,} evaluations, more than {MAX_EVALUATIONS:,}: "
+                    "use a larger --step or --start/--end")
     lookback = max(max(s.windows()) for s in slos) + step
     scrapes = eval_times(min(start, span[0]) - lookback, end, step)
     data: dict[str, dict[str, list[Counter]]] = {}

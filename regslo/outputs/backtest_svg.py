@@ -5,6 +5,7 @@ thresholds, and one strip per tier showing when it fired. Drawn with the status 
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Sequence
 
 import numpy as np
@@ -25,12 +26,13 @@ text { font: 10px sans-serif; fill: #333; }
 .grid { stroke: #ddd; stroke-width: 1; }
 .line { fill: none; stroke-width: 1.2; }
 circle.line { stroke-width: 0; }
-.threshold { stroke-dasharray: 4 3; stroke-width: 1; }
+polyline.threshold { stroke-dasharray: 4 3; stroke-width: 1; stroke: #888; }
 .track { fill: #eee; }
 .ok { fill: #cfe8cf; }
 .bad { fill: #d62728; }
 .mark { stroke: #d62728; }
-""" + "".join(f".series-w{i} {{ stroke: {c}; fill: {c}; }}\n" for i, c in enumerate(COLOURS))
+""" + "".join(f"polyline.series-w{i}, line.series-w{i} {{ stroke: {c}; }} circle.series-w{i}, tspan.series-w{i} "
+          f"{{ fill: {c}; }}\n" for i, c in enumerate(COLOURS))
 
 
 def _downsample(times: np.ndarray, values: np.ndarray) -> list[tuple[float, float | None]]:
@@ -57,10 +59,12 @@ def chart(results: Sequence[tuple[SLOBacktest, list[Alert]]], start: float, end:
             series.append(svg.Series(format_duration(window), _downsample(bt.times, bt.burn(window)), css=css))
         for tier in slo.tiers:
             series.append(svg.Series(f"{tier.severity} {tier.burn_rate}",
-                                     [(start, tier.burn_rate), (end, tier.burn_rate)], css="threshold series-w7"))
-        legend = "  ".join(f"{format_duration(w)}" for w in slo.windows())
-        blocks.append((18, f'<text class="title" x="4" y="13">{escape(slo.name)}: burn rate per window '
-                           f'({escape(legend)}; dashed: tier thresholds)</text>'))
+                                     [(start, tier.burn_rate), (end, tier.burn_rate)], css="threshold"))
+        legend = "".join(f'<tspan class="series-w{i % len(COLOURS)}"> {escape(format_duration(w))}</tspan>'
+                         for i, window in enumerate(slo.windows()) for w in [window])
+        span = f"{_day(start)} .. {_day(end)} UTC"
+        blocks.append((18, f'<text class="title" x="4" y="13">{escape(slo.name)}: burn rate per window{legend} '
+                           f'(dashed: tier thresholds), {escape(span)}</text>'))
         blocks.append((CHART_H, str(svg.line_chart(series, start, end, width=WIDTH, height=CHART_H,
                                                    label=f"{slo.name} burn rate", fmt=lambda v: f"{v:.3g}x"))))
         for tier in slo.tiers:
@@ -83,6 +87,10 @@ def chart(results: Sequence[tuple[SLOBacktest, list[Alert]]], start: float, end:
         y += h
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def _day(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 def _strip_points(times: np.ndarray, alerts: list[Alert]) -> list[tuple[float, bool]]:

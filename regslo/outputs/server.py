@@ -5,15 +5,21 @@ Anyone who can reach the port can talk to it, so it is built to stay up against 
 - one asyncio event loop reads every connection; a connection waiting for its request head or body costs a
   socket and a buffer, never a thread. Handlers run in a small fixed pool of worker threads, so the thread
   count does not grow with the number of clients;
-- every read has a wall-clock deadline: the request head must arrive within ``head_timeout`` of its first
-  byte (a client trickling one byte a second is cut off), the body within ``body_timeout``, and a
-  keep-alive connection idle for ``idle_timeout`` is closed;
-- at most ``max_connections`` connections are open; a new one beyond that replaces the oldest connection
-  that has not yet sent a complete request (so a flood of half-sent requests cannot lock out the
-  scraper), or is answered 503 when every connection is busy in a handler;
+- every read has a wall-clock deadline: the TLS handshake must end within ``head_timeout`` of the
+  connection, the request head within ``head_timeout`` of its first byte (a client trickling one byte a
+  second is cut off), the body within ``body_timeout``, and a keep-alive connection idle for
+  ``idle_timeout`` is closed;
+- at most ``max_connections`` connections are open, counted from accept (before any TLS handshake); a new one beyond that replaces the oldest connection
+  that is waiting on its client (for a complete request, or to read its answer), so a flood of half-sent
+  requests or of clients that never read cannot lock out the scraper; it is answered 503 when every
+  connection is busy in a handler;
 - request framing is strict: ``Content-Length`` must be decimal digits and within the route's limit (else
-  400/413, and the body is never read), ``Transfer-Encoding`` is refused (411), heads are at most
-  ``max_head_bytes`` with at most ``MAX_HEADERS`` fields (else 431).
+  400/413, and the body is never read), ``Transfer-Encoding`` is refused (411), a bare LF, CR or other
+  control character inside a header field is a 400 (no second reading of the head), heads are at most
+  ``max_head_bytes`` with at most ``MAX_HEADERS`` fields (else 431);
+- request bodies being read or handled take at most ``max_body_bytes_in_flight`` together (else 503 before
+  the body is read), so a crowd of connections each sending most of a 4 MiB body and stopping cannot take
+  gigabytes.
 
 Stages add routes with ``route()`` (the log tailer's webhook, the status page) without this module knowing
 them. TLS and basic authentication come from a ``WebConfig`` (regslo.outputs.webconfig).
@@ -43,6 +49,7 @@ MAX_BODY = 8 * 1024 * 1024  # the largest body any route may accept
 MAX_HEADERS = 100
 _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
+_FIELD_VALUE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # control characters other than HTAB
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
@@ -75,6 +82,7 @@ class Limits:
     write_timeout: float = 30.0  # to hand a response to a client that does not read
     max_connections: int = 512
     max_head_bytes: int = 32 * 1024
+    max_body_bytes_in_flight: int = 64 * 1024 * 1024  # all request bodies being read or handled, together
     workers: int = 8
 
 
@@ -165,6 +173,7 @@ class ExporterServer:
         self._pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="regslo-http")
         self._auth_pool = ThreadPoolExecutor(2, thread_name_prefix="regslo-auth")
         self._conns: dict[int, _Conn] = {}
+        self._body_bytes = 0  # bytes of request bodies being read or handled (only the loop thread counts)
         self._server: asyncio.base_events.Server | None = None
         self.route("GET", "/metrics", self._metrics)
         self.route("GET", "/-/healthy", lambda r: Response(200, b"Healthy.\n"))
@@ -225,12 +234,14 @@ class ExporterServer:
     def _serve(self, started: threading.Event) -> None:
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        ctx = self.web.ssl_context if self.web is not None else None
 
         async def main() -> None:
-            self._server = await asyncio.start_server(
-                self._accept, sock=self._sock, ssl=ctx, limit=self.limits.max_head_bytes,
-                ssl_handshake_timeout=self.limits.head_timeout if ctx else None)
+            # TLS is started per connection in _accept, after the connection is counted: a client that opens
+            # a socket and never sends its ClientHello takes a place under max_connections (and can be
+            # evicted) like any other half-sent request, instead of escaping the cap until its handshake
+            # times out.
+            self._server = await asyncio.start_server(self._accept, sock=self._sock,
+                                                      limit=self.limits.max_head_bytes)
             started.set()
 
         loop.run_until_complete(main())
@@ -263,21 +274,45 @@ class ExporterServer:
     # -- connections ------------------------------------------------------------------------------------
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._conns) >= self.limits.max_connections and not self._evict_one():
-            writer.write(_raw_response(503, b"too many connections\n", close=True))
+            if self.web is None or self.web.ssl_context is None:  # a TLS client could not read a plain 503
+                writer.write(_raw_response(503, b"too many connections\n", close=True))
             writer.close()
             return
         conn = _Conn(writer)
         conn.task = asyncio.current_task()
         self._conns[id(conn)] = conn
         try:
+            ctx = self.web.ssl_context if self.web is not None else None
+            if ctx is not None and not await self._start_tls(writer, ctx):
+                return
             await self._serve_connection(reader, writer, conn)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, ssl.SSLError, OSError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, asyncio.TimeoutError,
+                ssl.SSLError, OSError):
             pass
         except Exception:  # noqa: BLE001 - one client must never take the loop down
             log.exception("HTTP connection failed")
         finally:
             self._conns.pop(id(conn), None)
             writer.transport.abort()
+
+    async def _start_tls(self, writer: asyncio.StreamWriter, ctx: ssl.SSLContext) -> bool:
+        """The TLS handshake, within ``head_timeout``; False if it failed or the connection went away.
+
+        Nothing may be awaited in ``_accept`` before this: the client's first bytes must reach the TLS layer."""
+        raw = writer.transport
+        try:
+            # awaited directly (asyncio.wait_for would run it in a task of its own, one loop turn later, by
+            # when the ClientHello may already sit in the plain-text reader); the handshake timeout is a
+            # wall-clock bound of its own
+            await writer.start_tls(ctx, ssl_handshake_timeout=self.limits.head_timeout)
+        except AttributeError:
+            # asyncio (3.11) hands back no transport when the connection is lost mid-handshake (evicted to make
+            # room, or closed by the client) and trips over it; give the writer its socket transport back so
+            # that closing it (and its __del__) does not trip too
+            writer._transport = raw  # noqa: SLF001
+            raw.abort()
+            return False
+        return True
 
     def _evict_one(self) -> bool:
         """Close the connection that has waited longest without sending a complete request."""
@@ -318,6 +353,9 @@ class ExporterServer:
             keep_alive = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
             resp, body_read = await self._handle(reader, writer, conn, method, target, headers)
             close = not keep_alive or not body_read or resp.status in (408, 431)
+            # waiting for the client to read its answer is waiting too: a client that never reads must not
+            # hold a place the eviction cannot take back (for write_timeout, and again with its next request)
+            conn.waiting_since = time.monotonic()
             await self._reply(writer, _render(resp, method, close, extra))
             if close:
                 return
@@ -364,17 +402,26 @@ class ExporterServer:
             early = await loop.run_in_executor(self._pool, self._call, route.precheck, head_only)
             if early is not None:
                 return early, length == 0
-        body = b""
-        if length:
-            if headers.get("expect", "").lower() == "100-continue":
-                await self._reply(writer, b"HTTP/1.1 100 Continue\r\n\r\n")
-            try:
-                body = await asyncio.wait_for(reader.readexactly(length), self.limits.body_timeout)
-            except asyncio.TimeoutError:
-                return Response(408, b"request body not received in time\n"), False
-        conn.waiting_since = None  # a complete request: no longer the first to go when connections run out
-        request = Request(method, path, url.query, headers, body, user)
-        return await loop.run_in_executor(self._pool, self._call, route.handler, request), True
+        if self._body_bytes + length > self.limits.max_body_bytes_in_flight:
+            # every connection may hold a body up to its route's limit until its handler is done; together
+            # they must not (512 connections x 4 MiB webhook bodies would be 2 GiB)
+            return Response(503, b"too many request bodies in flight; retry\n", headers={"Retry-After": "1"}), \
+                length == 0
+        self._body_bytes += length
+        try:
+            body = b""
+            if length:
+                if headers.get("expect", "").lower() == "100-continue":
+                    await self._reply(writer, b"HTTP/1.1 100 Continue\r\n\r\n")
+                try:
+                    body = await asyncio.wait_for(reader.readexactly(length), self.limits.body_timeout)
+                except asyncio.TimeoutError:
+                    return Response(408, b"request body not received in time\n"), False
+            conn.waiting_since = None  # a complete request: no longer the first to go when connections run out
+            request = Request(method, path, url.query, headers, body, user)
+            return await loop.run_in_executor(self._pool, self._call, route.handler, request), True
+        finally:
+            self._body_bytes -= length
 
     async def _authenticate(self, authorization: str) -> str | None:
         """Known-good credentials are recognised on the loop (a sha256); others cost a bcrypt check in a
@@ -408,6 +455,8 @@ def _safe_check(check: Callable[[Request], bool], request: Request) -> bool:
 
 def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
     lines = head[:-4].split(b"\r\n")
+    if _FIELD_VALUE_BAD.search(lines[0]):
+        raise _BadRequest(400, "malformed request line")
     parts = lines[0].split(b" ")
     if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[1]:
         raise _BadRequest(400, "malformed request line")
@@ -423,6 +472,10 @@ def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
         name, sep, value = line.partition(b":")
         if not sep or not _TOKEN.match(name):
             raise _BadRequest(400, "malformed header field")
+        if _FIELD_VALUE_BAD.search(value):
+            # a bare LF (or CR, NUL) inside a field: a proxy in front that splits lines on LF would see another
+            # header (a Content-Length or Transfer-Encoding) where this parser sees none
+            raise _BadRequest(400, "control character in a header field")
         key = name.decode("ascii").lower()
         text = value.strip(b" \t").decode("latin-1")
         if key in headers:
@@ -435,19 +488,32 @@ def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
-    """True if an Accept-Encoding value allows gzip (``gzip`` or ``*`` without ``q=0``)."""
+    """True if an Accept-Encoding value allows gzip: ``gzip`` (or ``x-gzip``) with a q-value above 0, or
+    ``*`` above 0 when gzip is not named at all (RFC 9110 12.5.3: ``gzip;q=0, *`` refuses gzip)."""
+    named: bool | None = None
+    star = False
     for item in accept_encoding.lower().split(","):
         coding, _, params = item.strip().partition(";")
-        if coding.strip() in ("gzip", "x-gzip", "*"):
-            q = params.strip()
-            if q.startswith("q="):
-                try:
-                    if float(q[2:]) <= 0:
-                        continue
-                except ValueError:
-                    continue
-            return True
-    return False
+        coding = coding.strip()
+        if coding not in ("gzip", "x-gzip", "*"):
+            continue
+        ok = _q_above_zero(params)
+        if coding == "*":
+            star = star or ok
+        else:
+            named = bool(named) or ok
+    return named if named is not None else star
+
+
+def _q_above_zero(params: str) -> bool:
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                return float(value.strip()) > 0
+            except ValueError:
+                return False
+    return True
 
 
 def _render(resp: Response, method: str, close: bool, extra: dict[str, str] | None = None) -> bytes:

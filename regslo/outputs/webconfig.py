@@ -44,18 +44,17 @@ VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1, "TLS
 _TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version",
              "prefer_server_cipher_suites", "cipher_suites", "curve_preferences", "client_allowed_sans"}
 _BCRYPT = re.compile(r"^\$2[abxy]?\$[0-9]{2}\$[./A-Za-z0-9]{53}$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# The response headers http_server_config.headers may set, and their allowed values (None: any one-line
+# value): the exporter-toolkit's own list, so a web.yml means the same here as for Prometheus, and no
+# setting can add framing headers (a second Content-Length or a Transfer-Encoding) to regslo's responses.
+EXTRA_HEADERS: dict[str, tuple[str, ...] | None] = {
+    "Strict-Transport-Security": None, "X-Content-Type-Options": ("nosniff",),
+    "X-Frame-Options": ("deny", "sameorigin"), "X-XSS-Protection": None, "Content-Security-Policy": None}
 CACHE_SIZE = 1024
-_dummy: list[bytes] = []
 
 
-def _dummy_hash() -> bytes:
-    """A bcrypt hash checked when the user is unknown, so a wrong user costs as long as a wrong password."""
-    import bcrypt
-
-    if not _dummy:
-        _dummy.append(bcrypt.hashpw(b"regslo-no-such-user", bcrypt.gensalt(10)))
-    return _dummy[0]
+def bcrypt_cost(hashed: bytes) -> int:
+    return int(hashed.split(b"$")[2])
 
 
 @dataclass
@@ -91,7 +90,7 @@ class WebConfig:
 
         stored = self.users.get(name)
         try:
-            ok = bcrypt.checkpw(password.encode("utf-8"), stored or _dummy_hash())
+            ok = bcrypt.checkpw(password.encode("utf-8"), stored or self._decoy())
         except ValueError:
             ok = False
         if not ok or stored is None:
@@ -101,6 +100,12 @@ class WebConfig:
                 self._cache.clear()
             self._cache[self._cache_key(authorization)] = name
         return name
+
+    def _decoy(self) -> bytes:
+        """The hash an unknown user's password is checked against, so a wrong user name costs what a wrong
+        password does: a configured user's own hash (the costliest), i.e. the same bcrypt cost, and nothing
+        to compute at start-up. A match against it still authenticates nobody."""
+        return max(self.users.values(), key=bcrypt_cost)
 
     def _cache_key(self, authorization: str) -> bytes:
         return hashlib.sha256(authorization.strip().encode("utf-8", "replace")).digest()
@@ -149,13 +154,18 @@ def parse_web_config(raw: Any, base_dir: Path, errors: Errors) -> WebConfig:
     if top.has("http_server_config"):
         http = Section(top.mapping("http_server_config"), "http_server_config", errors, known={"http2", "headers"})
         http.bool("http2", True)  # accepted for compatibility; regslo serves HTTP/1.1
+        allowed = {k.lower(): (k, v) for k, v in EXTRA_HEADERS.items()}
         for name, value in http.mapping("headers").items():
-            if not isinstance(name, str) or not _HEADER_NAME.match(name):
-                errors.add(f"http_server_config.headers.{name}", "not a valid header name")
-            elif not isinstance(value, str) or "\r" in value or "\n" in value:
-                errors.add(f"http_server_config.headers.{name}", "must be a one-line string")
+            key = f"http_server_config.headers.{name}"
+            known = allowed.get(name.lower()) if isinstance(name, str) else None
+            if known is None:
+                errors.add(key, f"only {', '.join(EXTRA_HEADERS)} may be set")
+            elif not isinstance(value, str) or any(c in value for c in "\r\n\x00"):
+                errors.add(key, "must be a one-line string")
+            elif known[1] is not None and value.lower() not in known[1]:
+                errors.add(key, f"must be one of {', '.join(known[1])}")
             else:
-                web.headers[name] = value
+                web.headers[known[0]] = value
     return web
 
 

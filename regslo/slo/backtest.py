@@ -71,22 +71,32 @@ def reset_corrected(v: np.ndarray) -> np.ndarray:
     return v + np.cumsum(add)
 
 
-def _group(counters: Iterable[Counter]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Series scraped together share timestamps: stack them (k x n) so index searches happen once.
-    Returns (times, values, reset-corrected values) per group."""
-    groups: dict[bytes, list[Counter]] = {}
+class _Group:
+    """Series scraped together share timestamps: stacked (k x n) so index searches happen once per group.
+    Keeps the reset-corrected values and, per evaluation grid, the index of the last sample at each time."""
+
+    def __init__(self, counters: list[Counter]):
+        self.t = counters[0].t
+        self.values = np.vstack([c.v for c in counters])
+        self.corr = np.vstack([reset_corrected(c.v) for c in counters])
+        self._hi: tuple[np.ndarray, np.ndarray] | None = None
+
+    def last_index(self, evals: np.ndarray) -> np.ndarray:
+        if self._hi is None or self._hi[0] is not evals:
+            self._hi = (evals, np.searchsorted(self.t, evals, side="right") - 1)
+        return self._hi[1]
+
+
+def groups_of(counters: Iterable[Counter]) -> list[_Group]:
+    by_times: dict[bytes, list[Counter]] = {}
     for c in counters:
         if len(c.t):
-            groups.setdefault(c.t.tobytes(), []).append(c)
-    out = []
-    for cs in groups.values():
-        values = np.vstack([c.v for c in cs])
-        out.append((cs[0].t, values, np.vstack([reset_corrected(c.v) for c in cs])))
-    return out
+            by_times.setdefault(c.t.tobytes(), []).append(c)
+    return [_Group(cs) for cs in by_times.values()]
 
 
 def increase(t: np.ndarray, values: np.ndarray, evals: np.ndarray, window_ms: int,
-             corr: np.ndarray | None = None) -> np.ndarray:
+             corr: np.ndarray | None = None, hi: np.ndarray | None = None) -> np.ndarray:
     """``increase(x[window])`` at each evaluation time, for ``values`` (k series x n samples at times ``t``).
 
     Returns k x len(evals); NaN where a series has fewer than two samples in the range (no result)."""
@@ -95,41 +105,52 @@ def increase(t: np.ndarray, values: np.ndarray, evals: np.ndarray, window_ms: in
     out = np.full((k, m), np.nan)
     if len(t) < 2 or m == 0:
         return out
-    lo = np.searchsorted(t, evals - window_ms, side="left")
-    hi = np.searchsorted(t, evals, side="right") - 1
-    count = hi - lo + 1
-    ok = count >= 2
-    if not ok.any():
-        return out
-    lo, hi, count, ev = lo[ok], hi[ok], count[ok].astype(np.float64), evals[ok]
-    first_t, last_t = t[lo], t[hi]
-    sampled = (last_t - first_t) / 1000.0
-    average = sampled / (count - 1)
-    to_start = (first_t - (ev - window_ms)) / 1000.0
-    to_end = (ev - last_t) / 1000.0
-    threshold = average * 1.1
     if corr is None:
         corr = np.vstack([reset_corrected(row) for row in values])
+    if hi is None:
+        hi = np.searchsorted(t, evals, side="right") - 1
+    lo = np.searchsorted(t, evals - window_ms, side="left")
+    count = hi - lo + 1
+    ok = count >= 2
+    if ok.all():
+        ev = evals
+    elif ok.any():
+        lo, hi, count, ev = lo[ok], hi[ok], count[ok], evals[ok]
+    else:
+        return out
+    first_t, last_t = t[lo], t[hi]
+    sampled = (last_t - first_t) / 1000.0
+    average = sampled / (count - 1)  # the average interval between samples
+    half = average / 2
+    threshold = average * 1.1
+    to_start = (first_t - (ev - window_ms)) / 1000.0
+    to_end = (ev - last_t) / 1000.0
     raw = corr[:, hi] - corr[:, lo]  # k x m'
     first_v = values[:, lo]
     with np.errstate(divide="ignore", invalid="ignore"):
         to_zero = sampled * (first_v / raw)
     start = np.where((raw > 0) & (first_v >= 0) & (to_zero < to_start), to_zero, to_start)
-    extra_start = np.where(start < threshold, start, average / 2)
-    extra_end = np.where(to_end < threshold, to_end, average / 2)
-    out[:, ok] = raw * ((sampled + extra_start + extra_end) / sampled)
+    span = sampled + np.where(start < threshold, start, half) + np.where(to_end < threshold, to_end, half)
+    out[:, ok] = raw * (span / sampled)
     return out
 
 
-def sum_increase(counters: list[Counter], evals: np.ndarray, window_ms: int) -> np.ndarray:
+def sum_increase(counters: list[Counter] | list[_Group], evals: np.ndarray, window_ms: int) -> np.ndarray:
     """``sum(increase(sel[window]))``: NaN (no sample) where no series has a result."""
+    groups = counters if counters and isinstance(counters[0], _Group) else groups_of(counters)
     total = np.zeros(len(evals))
     seen = np.zeros(len(evals), dtype=bool)
-    for t, values, corr in _group(counters):
-        inc = increase(t, values, evals, window_ms, np.atleast_2d(corr))
-        has = ~np.isnan(inc)
-        total += np.where(has, inc, 0.0).sum(axis=0)
-        seen |= has.any(axis=0)
+    for g in groups:
+        inc = increase(g.t, g.values, evals, window_ms, g.corr, g.last_index(evals))
+        if inc.shape[0] == 1:
+            row = inc[0]
+            has = ~np.isnan(row)
+            total += np.where(has, row, 0.0)
+            seen |= has
+        else:
+            has = ~np.isnan(inc)
+            total += np.where(has, inc, 0.0).sum(axis=0)
+            seen |= has.any(axis=0)
     return np.where(seen, total, np.nan)
 
 
@@ -250,17 +271,18 @@ class SLOBacktest:
 
     def __post_init__(self) -> None:
         self.query: EventQuery = event_query(self.slo.sli)
+        self._groups = {role: groups_of(series) for role, series in self.series.items()}
         for window in self.slo.windows():
             self.ratios[window] = self.error_ratio(window)
 
     def error_ratio(self, window: float) -> np.ndarray:
         """The generated ``regslo_slo:error_ratio{window}`` at every evaluation; NaN = no sample."""
         w = int(round(window * MS))
-        valid = sum_increase(self.series.get("valid", []), self.times, w)
+        valid = sum_increase(self._groups.get("valid", []), self.times, w)
         if self.query.bad is not None:
-            bad = np.nan_to_num(sum_increase(self.series.get("bad", []), self.times, w), nan=0.0)
+            bad = np.nan_to_num(sum_increase(self._groups.get("bad", []), self.times, w), nan=0.0)
         else:
-            good = np.nan_to_num(sum_increase(self.series.get("good", []), self.times, w), nan=0.0)
+            good = np.nan_to_num(sum_increase(self._groups.get("good", []), self.times, w), nan=0.0)
             bad = np.maximum(valid - good, 0.0)  # NaN where valid is missing
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(valid > 0, bad / valid, np.nan)

@@ -90,13 +90,22 @@ class PrometheusSource:
         edges = [int(round(start * MS)) + span_ms * i // chunks for i in range(chunks + 1)]
         series: dict[tuple, tuple[dict, list, list]] = {}
         tty = self.progress is not None and getattr(self.progress, "isatty", lambda: False)()
-        for i, (a, b) in enumerate(zip(edges, edges[1:])):
+        pending = list(zip(edges, edges[1:]))[::-1]  # a stack, earliest chunk on top
+        done = 0
+        while pending:
+            a, b = pending.pop()
             if self.progress is not None:
-                text = f"backtest: fetching {label or selector.metric}: chunk {i + 1}/{chunks}"
+                text = f"backtest: fetching {label or selector.metric}: chunk {done + 1}/{done + 1 + len(pending)}"
                 self.progress.write(f"\r{text}  " if tty else f"{text}\n")
                 self.progress.flush()
             # a range selector [r] at time b holds samples in [b - r, b]; shared edges are de-duplicated
-            for item in self._query(f"{selector.promql()}[{max(b - a, 1)}ms]", b / MS):
+            result = self._query(f"{selector.promql()}[{max(b - a, 1)}ms]", b / MS)
+            if b - a > 1 and any(len(item.get("values") or ()) > MAX_POINTS for item in result):
+                middle = (a + b) // 2  # denser than the count suggested: halve the chunk and ask again
+                pending += [(middle, b), (a, middle)]
+                continue
+            done += 1
+            for item in result:
                 labels = dict(item.get("metric") or {})
                 key = tuple(sorted(labels.items()))
                 _, ts, vs = series.setdefault(key, (labels, [], []))
@@ -150,7 +159,8 @@ def line_time(line: str) -> float | None:
 class _TimedSink:
     """Duck-types ``regslo.sli.log_metrics.Sink`` for the parsers: notes each request (time, operation, code)
     and each duration (time, operation, seconds) with the time of the line being parsed. Like the real sink,
-    a request with a duration also counts in the duration histogram."""
+    a request with a duration also counts in the duration histogram. Whatever else a parser reports (events,
+    cache status, GC runs, tag overwrites) does not feed an SLI and is ignored."""
 
     def __init__(self):
         self.now = 0.0
@@ -167,14 +177,29 @@ class _TimedSink:
     def duration(self, operation: str, seconds: float) -> None:
         self.durations.append((self.now, operation, seconds))
 
-    def event(self, *args, **kwargs) -> None:
-        pass
+    def new_buckets(self) -> list[int]:
+        return [0] * (len(REQUEST_DURATION_BUCKETS) + 1)
 
-    def tag_overwrite(self) -> None:
-        pass
+    def add(self, counts: dict, *rest: dict) -> None:
+        """A parser's aggregated totals (``Sink.add(counts, nbytes, hists, sums)``), all at the current line's
+        time: ``counts`` {(operation, code, repository): requests}, ``hists`` {operation: per-bucket counts}."""
+        hists = rest[-2] if len(rest) >= 2 else {}
+        for (operation, code, _), value in counts.items():
+            n = value[0] if isinstance(value, (list, tuple)) else value
+            self.requests += [(self.now, operation, str(code))] * int(n)
+        bounds = REQUEST_DURATION_BUCKETS
+        for operation, per_bucket in hists.items():
+            for i, c in enumerate(per_bucket):  # a representative duration inside bucket i
+                self.durations += [(self.now, operation, bounds[i] if i < len(bounds) else math.inf)] * int(c)
 
-    def lines(self, *args, **kwargs) -> None:
-        pass
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _ignore
+
+
+def _ignore(*args, **kwargs) -> None:
+    return None
 
 
 class LogRequests:

@@ -28,8 +28,11 @@ from regslo.units import format_duration
 ALERT_RECORD = "regslo_backtest:alert"
 
 
-def write_openmetrics(path: Path, families: dict[str, str], series: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-    """``families``: family name -> type; ``series``: ``name{labels}`` -> (ms times, values)."""
+def write_openmetrics(path: Path, families: dict[str, str], series: dict[str, tuple[np.ndarray, np.ndarray]],
+                      t_min: int | None = None, t_max: int | None = None) -> None:
+    """``families``: family name -> type; ``series``: ``name{labels}`` -> (ms times, values); only samples in
+    [t_min, t_max) when given (promtool re-reads the whole file for every 2h block it writes, so long
+    histories load much faster as one file per day)."""
     with open(path, "w") as f:
         by_family: dict[str, list[str]] = {}
         for key in series:
@@ -40,8 +43,25 @@ def write_openmetrics(path: Path, families: dict[str, str], series: dict[str, tu
             f.write(f"# TYPE {family} {families[family]}\n")
             for key in keys:
                 t, v = series[key]
+                if t_min is not None or t_max is not None:
+                    keep = (t >= (t_min if t_min is not None else t[0])) & (t < (t_max if t_max is not None else t[-1] + 1))
+                    t, v = t[keep], v[keep]
                 f.write("".join(f"{key} {value!r} {ms / 1000:.3f}\n" for ms, value in zip(t.tolist(), v.tolist())))
         f.write("# EOF\n")
+
+
+def load_history(promtool: str, families: dict[str, str], series: dict[str, tuple[np.ndarray, np.ndarray]],
+                 work: Path, out: Path, slice_ms: int = 86_400_000) -> None:
+    """Write and import the history one ``slice_ms`` slice at a time (aligned, so blocks never overlap)."""
+    first = min(int(t[0]) for t, _ in series.values() if len(t))
+    last = max(int(t[-1]) for t, _ in series.values() if len(t))
+    a = first - first % slice_ms
+    while a <= last:
+        path = work / f"history-{a}.om"
+        write_openmetrics(path, families, series, a, a + slice_ms)
+        run([promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(out)])
+        path.unlink()
+        a += slice_ms
 
 
 def _selector_text(record: dict) -> str:

@@ -131,3 +131,41 @@ def test_reload_endpoint_needs_the_lifecycle_flag(tmp_path):
     with regslo_run(cfg) as r:
         assert httpx.post(f"{r.base}/-/reload", timeout=5).status_code in (404, 405)
         assert value(r.samples(), "regslo_config_last_reload_successful") == 1
+
+
+def test_reloads_during_push_and_pull_rounds_lose_nothing_and_leave_no_images(registry, tmp_path):
+    """Six SIGHUPs in quick succession, each changing the probe interval (so each stops the probe engine while
+    push and pull probes are running and starts a new one): regslo stays up, answers /metrics throughout, the
+    counters never go down, and once it has stopped no probe image is left in the registry."""
+    cfg = tmp_path / "regslo.yml"
+
+    def config(interval: str) -> None:
+        cfg.write_text(yaml.safe_dump({"registries": [registry_entry(registry, region="r1")],
+                                       "probes": {"interval": interval, "timeout": "1s", "blob_size": "64KiB",
+                                                  "enabled": ["ping", "push", "pull"]}}))
+
+    def counts() -> dict:
+        s = r.samples()
+        return {p: value(s, "regslo_probe_runs_total", registry="r1", region="r1", probe=p) or 0
+                for p in ("ping", "push", "pull")}
+
+    config("1s")
+    with regslo_run(cfg) as r:
+        assert wait(lambda: counts()["pull"] >= 2), "push/pull probes never ran"
+        seen = [counts()]
+        for i in range(6):
+            config("1s" if i % 2 else "2s")
+            r.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.4 + 0.15 * i)  # land in different phases of the running round
+            seen.append(counts())
+        assert wait(lambda: value(r.samples(), "regslo_config_last_reload_successful") == 1)
+        last = seen[-1]["push"]
+        assert wait(lambda: counts()["push"] > last), "push probes stopped after the reloads"
+        seen.append(counts())
+        assert r.proc.poll() is None
+    for before, after in zip(seen, seen[1:]):
+        assert all(after[p] >= before[p] for p in before), seen  # no counter reset, ever
+    assert r.proc.returncode == 0, r.stderr_text[-2000:]
+    assert "Traceback" not in r.stderr_text, r.stderr_text[-3000:]
+    left = httpx.get(f"{registry.url}/v2/regslo/probe/tags/list", timeout=5)
+    assert left.status_code == 404 or not (left.json().get("tags") or []), left.text

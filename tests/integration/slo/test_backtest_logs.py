@@ -145,6 +145,8 @@ def test_logs_bad_input_is_one_line(tmp_path):
         (["--prometheus", "http://127.0.0.1:1"], 2, "needs --start and --end"),
         (["--logs", f"nginx:us:{tmp_path / 'empty.log'}", "--objective", "99,abc"], 2, "--objective"),
         (["--logs", f"nginx:us:{tmp_path / 'empty.log'}", "--slo", "nope"], 2, "unknown SLO 'nope'"),
+        (["--logs", f"nginx:us:{tmp_path / 'empty.log'}", "--start", "0", "--end", "now", "--step", "1s"], 2,
+         "use a larger --step"),
     ]
     for args, code, text in cases:
         result = _cli(["-c", cfg, *args])

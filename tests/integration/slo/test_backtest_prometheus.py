@@ -67,10 +67,24 @@ def _find(results: dict, **want: str) -> dict[int, float]:
     return {}
 
 
+BLOCK_MS = 2 * 3600 * 1000
+
+
+def lost(t: int) -> bool:
+    """``create-blocks-from rules`` queries each 2h block from the group's slot at or before the block start
+    but ends the previous block on the last whole second before it, and drops results outside the block:
+    a slot in the last second before a block boundary is never written. Live Prometheus evaluates it."""
+    return t % BLOCK_MS > BLOCK_MS - 1000
+
+
 def _prometheus_alerts(results: dict, tier, first_ms: int, last_ms: int) -> list[tuple[int, int, bool]]:
     samples = _find(results, __name__=pb.ALERT_RECORD, severity=tier.severity,
                     long_window=format_duration(tier.long_window), short_window=format_duration(tier.short_window))
-    return pb.intervals([t for t in samples if first_ms <= t <= last_ms], STEP_MS, last_ms)
+    times = {t for t in samples if first_ms <= t <= last_ms}
+    # a lost slot between two firing evaluations was firing too (an alert cannot blink for one evaluation
+    # exactly there); at a lost start or end the comparison allows one step
+    times |= {t + STEP_MS for t in times if lost(t + STEP_MS) and t + 2 * STEP_MS in times}
+    return pb.intervals(sorted(times), STEP_MS, last_ms)
 
 
 def _grid_offset(results: dict) -> float:
@@ -95,15 +109,15 @@ def test_burn_rates_and_alerts_match_prometheus_exactly_on_its_evaluation_grid(w
     url, _, config, prom = world
     offsets = {name: _grid_offset(results) for name, results in prom.items()}
     assert len(set(offsets.values())) > 1, "groups are slotted at different offsets"
-    compared = gaps = alerts = 0
+    compared = gaps = alerts = exact = 0
     for name, bt in _backtests(url, config, offsets).items():
         results = prom[name]
         slo = bt.slo
-        grid = {int(t) for t in bt.times}
+        grid = {int(t) for t in bt.times if not lost(int(t))}
         for window in slo.windows():
             theirs = {t: v for t, v in _find(results, __name__="regslo_slo:error_ratio",
                                              window=format_duration(window)).items() if t in grid}
-            ours = {int(t): float(v) for t, v in zip(bt.times, bt.ratios[window]) if not np.isnan(v)}
+            ours = {int(t): float(v) for t, v in zip(bt.times, bt.ratios[window]) if not np.isnan(v) and int(t) in grid}
             assert set(ours) == set(theirs), (name, window, sorted(set(ours) ^ set(theirs))[:5])
             for t, v in theirs.items():
                 assert ours[t] == pytest.approx(v, rel=1e-9, abs=1e-15), (name, window, t)
@@ -115,7 +129,13 @@ def test_burn_rates_and_alerts_match_prometheus_exactly_on_its_evaluation_grid(w
             expected = _prometheus_alerts(results, tier, first, last)
             got = [(round(a.start * 1000), round(a.end * 1000), a.ongoing) for a in mine
                    if (a.severity, a.long_window, a.short_window) == (tier.severity, tier.long_window, tier.short_window)]
-            assert got == expected, (name, tier)
+            assert len(got) == len(expected), (name, tier, got, expected)
+            for ours_a, theirs_a in zip(got, expected):
+                for x, y in zip(ours_a[:2], theirs_a[:2]):
+                    # equal, or one step apart where promtool lost the slot (see lost())
+                    assert x == y or (abs(x - y) == STEP_MS and (lost(min(x, y)) or lost(max(x, y) - STEP_MS))), \
+                        (name, tier, got, expected)
+                    exact += x == y
             alerts += len(expected)
     assert compared > 50_000 and gaps > 100, "the scenario has data and gaps (no-data evaluations)"
     assert alerts >= 8, "the scenario must raise pages and tickets, or agreement proves little"
@@ -145,7 +165,10 @@ def test_cli_on_its_own_grid_is_within_one_step_of_prometheus(world, capsys):
             assert len(ours) == len(theirs), (slo.name, tier, ours, theirs)
             for a, (start_ms, end_ms, _) in zip(ours, theirs):
                 assert {"severity", "long_window", "short_window", "start", "end", "peak_burn_rate"} <= set(a)
-                worst = max(worst, abs(a["start"] - start_ms / 1000) / STEP, abs(a["end"] - end_ms / 1000) / STEP)
+                for mine, edge in ((a["start"], start_ms), (a["end"], end_ms)):
+                    # an edge right after a slot promtool lost (see lost()) may really have been that slot
+                    candidates = [edge] + ([edge - STEP_MS] if lost(edge - STEP_MS) else [])
+                    worst = max(worst, min(abs(mine - c / 1000) for c in candidates) / STEP)
                 assert a["peak_burn_rate"] > tier.burn_rate
             total += len(theirs)
     assert total >= 8
@@ -247,3 +270,43 @@ def test_chart_and_what_if_table(world, tmp_path):
     assert pages == sorted(pages) and pages[0] < pages[-1], "a stricter objective pages at least as often"
     svg = chart.read_text()
     assert svg.startswith("<svg") and svg.count("<polyline") >= 6 and 'class="bad"' in svg
+
+
+def test_fetch_chunks_stay_under_11000_points_per_series_and_lose_nothing(world):
+    """Chunks are sized from count_over_time; a chunk that still returns more than 11,000 points for a series
+    (here: sized for 20,000 on purpose) is halved and asked again. The samples are the same either way."""
+    import io
+
+    from regslo.slo.backtest_sources import MAX_POINTS
+
+    url, _, config, _ = world
+    selector = event_query(config.slos[0].sli).valid
+    accepted: list[int] = []
+
+    class Recording(PrometheusSource):
+        def _query(self, expr, at):
+            result = super()._query(expr, at)
+            if "count_over_time" not in expr:
+                longest = max((len(item["values"]) for item in result), default=0)
+                if longest <= MAX_POINTS:
+                    accepted.append(longest)
+            return result
+
+    progress = io.StringIO()
+    greedy = Recording(url, progress=progress, chunk_points=20_000)
+    try:
+        got = greedy.fetch(selector, START - DAY, END, label="runs")
+    finally:
+        greedy.close()
+    reference = PrometheusSource(url, progress=None)
+    try:
+        expected = reference.fetch(selector, START - DAY, END)
+    finally:
+        reference.close()
+    assert len(accepted) >= 2 and max(accepted) <= MAX_POINTS
+    assert "backtest: fetching runs: chunk" in progress.getvalue()
+    key = lambda c: tuple(sorted(c.labels.items()))  # noqa: E731
+    assert sorted(map(key, got)) == sorted(map(key, expected)) and len(got) == 2
+    for a, b in zip(sorted(got, key=key), sorted(expected, key=key)):
+        assert np.array_equal(a.t, b.t) and np.array_equal(a.v, b.v)
+    assert max(len(c.t) for c in got) > MAX_POINTS, "one series is longer than a single response may be"

@@ -131,3 +131,20 @@ def test_an_unreachable_prometheus_is_a_query_error():
     source = PrometheusSource(f"http://127.0.0.1:{free_port()}", timeout=2, progress=io.StringIO())
     with pytest.raises(QueryError, match="cannot reach Prometheus"):
         source.check()
+
+
+def test_timed_sink_places_batched_totals_at_the_line_time():
+    from regslo.sli.buckets import REQUEST_DURATION_BUCKETS
+    from regslo.slo.backtest_sources import _TimedSink
+
+    sink = _TimedSink()
+    sink.now = 100.0
+    hist = sink.new_buckets()
+    hist[REQUEST_DURATION_BUCKETS.index(1.0)] = 2
+    hist[-1] = 1  # over the largest bound
+    sink.add({("pull", "200", "a/b"): 3, ("pull", "503", None): 1}, {"pull": 100}, {"pull": hist}, {"pull": 9.0})
+    sink.request("push", "201", None, None, 0.2)
+    sink.cache("pull", "HIT")  # reported by some parsers, feeds no SLI: ignored
+    sink.tag_overwrite(repository="a", tag="b")
+    assert sorted(sink.requests) == [(100.0, "pull", "200")] * 3 + [(100.0, "pull", "503"), (100.0, "push", "201")]
+    assert sorted(d[2] for d in sink.durations) == [0.2, 1.0, 1.0, float("inf")]
