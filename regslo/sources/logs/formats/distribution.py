@@ -50,6 +50,15 @@ class RecentIds:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def tail(self, n: int) -> list[str]:
+        """The ``n`` newest ids, oldest first (kept in the checkpoint: a restart or reload between two lines
+        of one response must not count it twice)."""
+        return list(self._ids)[-n:] if n > 0 else []
+
+    def extend(self, ids: list[str]) -> None:
+        for rid in ids:
+            self.repeat(rid)
+
 
 _JSON_ID = '"http.request.id":"'
 _ANY_ID = re.compile(rb'http\.request\.id(?:":"|=)([^"\s]+)')
@@ -345,6 +354,7 @@ class MixedParser:
     def __init__(self) -> None:
         self._json = JsonParser()
         self._text = TextParser()
+        self.ids = self._text.ids = self._json.ids  # one memory of error-line ids for the stream
 
     def feed(self, line: str, sink: Sink) -> str:
         first = line[:1]
