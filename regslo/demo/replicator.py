@@ -21,6 +21,8 @@ from regslo.oci.client import OCI_INDEX, DOCKER_LIST, RegistryClient
 from regslo.oci.errors import short_message
 
 log = logging.getLogger("regslo.demo.replicator")
+MAX_ENVELOPE = 1024 * 1024  # bytes of one notifications POST (distribution sends a few KiB)
+MAX_PENDING = 256  # copies waiting for their delay; more events are dropped (and counted as failed)
 MANIFEST_TYPES = {
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -37,13 +39,21 @@ class Replicator:
         self.failed = 0
         self.paused = threading.Event()  # set: events are received but not copied (a broken replicator)
         self._seen: dict[str, float] = {}
+        self._pending = 0
         self._lock = threading.Lock()
         replicator = self
 
         class _Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
+                length = self.headers.get("Content-Length") or ""
+                if not length.isdigit() or int(length) > MAX_ENVELOPE or self.headers.get("Transfer-Encoding"):
+                    self.send_response(413 if length.isdigit() else 411)
+                    self.send_header("Content-Length", "0")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    return
+                body = self.rfile.read(int(length))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -62,26 +72,44 @@ class Replicator:
 
     def on_envelope(self, body: bytes) -> None:
         try:
-            events = json.loads(body).get("events", [])
-        except (ValueError, AttributeError):
+            doc = json.loads(body)
+        except (ValueError, RecursionError):
             return
-        for event in events:
-            target = event.get("target") or {}
-            if event.get("action") != "push" or target.get("mediaType") not in MANIFEST_TYPES | {OCI_INDEX, DOCKER_LIST}:
+        events = doc.get("events") if isinstance(doc, dict) else None
+        for event in events if isinstance(events, list) else []:
+            target = event.get("target") if isinstance(event, dict) else None
+            if not isinstance(target, dict) or event.get("action") != "push" \
+                    or target.get("mediaType") not in MANIFEST_TYPES | {OCI_INDEX, DOCKER_LIST}:
                 continue
-            key = f"{target.get('repository')}@{target.get('digest')}:{target.get('tag')}"
+            repo, digest, tag = target.get("repository"), target.get("digest"), target.get("tag")
+            if not isinstance(repo, str) or not isinstance(digest, str):
+                continue
+            tag = tag if isinstance(tag, str) and tag else None
+            key = f"{repo}@{digest}:{tag}"
             with self._lock:
                 if key in self._seen:  # the registry retries until it gets a 2xx: dedupe
+                    continue
+                if self._pending >= MAX_PENDING:  # one timer thread per waiting copy: keep their number bounded
+                    self.failed += 1
+                    log.warning("replication of %s@%s dropped: %d copies already waiting", repo[:100],
+                                digest[:19], MAX_PENDING)
                     continue
                 self._seen[key] = time.time()
                 if len(self._seen) > 10000:
                     self._seen.pop(next(iter(self._seen)))
-            timer = threading.Timer(self.delay, self._copy, args=(target["repository"], target["digest"],
-                                                                  target.get("tag")))
+                self._pending += 1
+            timer = threading.Timer(self.delay, self._copy, args=(repo, digest, tag))
             timer.daemon = True
             timer.start()
 
     def _copy(self, repo: str, digest: str, tag: str | None) -> None:
+        try:
+            self._copy_now(repo, digest, tag)
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def _copy_now(self, repo: str, digest: str, tag: str | None) -> None:
         if self.paused.is_set():
             return
         try:

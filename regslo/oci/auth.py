@@ -8,8 +8,9 @@ registry may hand out anonymous bearer tokens). Its ``auth_flow`` sends the requ
 - ``Bearer realm=...,service=...,scope=...`` -> ``GET <realm>?service=..&scope=..`` (Basic credentials if
   any, anonymous otherwise; an identity token is exchanged with an OAuth2 ``POST``), then one retry.
 
-Tokens are cached per scope. The scope comes from ``request.extensions["regslo_scope"]`` (set by
-``regslo.oci.client``), else from the request path, else from the challenge. Once the realm is known a
+Tokens are cached per scope (the last ``MAX_CACHED_SCOPES`` fetched; every per-scope memory is bounded). The
+scope comes from ``request.extensions["regslo_scope"]`` (set by ``regslo.oci.client``), else from the request
+path, else from the challenge. Once the realm is known a
 cached token is sent up front, and refreshed shortly before it expires (10 % of its lifetime, at most 5 s).
 A 401 on a token we sent means one re-auth and one retry; a second 401 is returned to the caller -- the flow
 never loops. Token requests that fail raise ``AuthError`` (reason ``auth``). A request retried after a 401 is
@@ -55,7 +56,8 @@ __all__ = ["AuthError", "Challenge", "RegistryAuth", "build_auth", "parse_challe
 SCOPE_EXTENSION = "regslo_scope"
 DEFAULT_EXPIRES_IN = 60.0
 MAX_REFRESH_MARGIN = 5.0
-MAX_CACHED_SCOPES = 256
+MAX_CACHED_SCOPES = 256  # tokens kept; the per-scope locks and learned scopes at most twice as many
+MAX_LEARNED_SCOPES = 8  # extra scopes one cache key's challenges may add to its token requests
 CREDENTIAL_TTL = 300.0  # re-run a credential helper at most this often (and after a rejection)
 _ITEM = re.compile(r'[\s,]*(?:([\w.!#$%&\'*+^`|~-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)|([\w.!#$%&\'*+^`|~-]+))')
 _REPO_PATH = re.compile(r"^/v2/(.+)/(manifests|blobs|tags|referrers)(/|$)")
@@ -281,7 +283,7 @@ class RegistryAuth(httpx.Auth):
                 current = self._tokens.get(key)
                 learned = self._learned.setdefault(key, [])
                 for scope in challenge_scopes:
-                    if scope not in learned:
+                    if scope not in learned and len(learned) < MAX_LEARNED_SCOPES:
                         learned.append(scope)
                 scopes = _unique(([key] if key else []) + learned)
             if (current is not None and current is not stale and current.usable(self._clock())
@@ -292,15 +294,30 @@ class RegistryAuth(httpx.Auth):
                 raise AuthError(f"{self.name}: bearer challenge without a realm")
             token = self._fetch(realm, service, scopes)
             with self._lock:
+                self._tokens.pop(key, None)  # re-inserted: the dict's order is the order of the last fetch
                 self._tokens[key] = token
-                if len(self._tokens) > MAX_CACHED_SCOPES:  # drop expired tokens of scopes no longer used
-                    now = self._clock()
-                    for old in [k for k, t in self._tokens.items() if t.expires_at <= now]:
-                        del self._tokens[old]
+                self._prune()
             self._spent(waited, work=False)
             return token
         finally:
             lock.release()
+
+    def _prune(self) -> None:
+        """Keep the per-scope memories bounded (call with ``_lock`` held). Scopes come from requests --
+        the image inspector reads any repository users push -- so without a bound they grow for ever.
+        Expired tokens go first, then the least recently fetched; a dropped scope just fetches again."""
+        if len(self._tokens) > MAX_CACHED_SCOPES:
+            now = self._clock()
+            for old in [k for k, t in self._tokens.items() if t.expires_at <= now]:
+                del self._tokens[old]
+            while len(self._tokens) > MAX_CACHED_SCOPES:
+                del self._tokens[next(iter(self._tokens))]
+        for memory in (self._learned, self._scope_locks):
+            if len(memory) > 2 * MAX_CACHED_SCOPES:
+                for old in [k for k in memory if k not in self._tokens]:
+                    lock = self._scope_locks.get(old)
+                    if memory is self._learned or lock is None or not lock.locked():
+                        del memory[old]
 
     def _fetch(self, realm: str, service: str | None, scopes: list[str]) -> _Token:
         started = self._clock()

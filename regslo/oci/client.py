@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import queue
+import re
 import ssl
 import threading
 import time
@@ -46,6 +47,7 @@ READ_CHUNK = 1024 * 1024
 THREADED_HASH_ABOVE = 8 * 1024 * 1024
 FAST_DOWNLOAD_ABOVE = 8 * 1024 * 1024  # get_blob(size=...) above this: regslo.oci.download
 REDIRECTS = (301, 302, 303, 307, 308)
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _tune_httpcore() -> None:
@@ -252,13 +254,17 @@ class RegistryClient:
         return Manifest(body=body, media_type=media_type, digest=digest)
 
     def head_manifest(self, repo: str, reference: str, deadline: float | None = None) -> str | None:
-        """Digest of the manifest, or None when the registry says 404."""
+        """Digest of the manifest (``Docker-Content-Digest``; ``reference`` itself when the header is missing
+        or not a sha256 digest), or None when the registry says 404."""
         resp, _ = self._request("HEAD", f"/v2/{repo}/manifests/{reference}", scope=self._scope(repo, "pull"),
                              deadline=deadline, what="manifest head", ok=(200, 404),
                              headers={"Accept": MANIFEST_ACCEPT})
         if resp.status_code == 404:
             return None
-        return resp.headers.get("Docker-Content-Digest") or reference
+        returned = resp.headers.get("Docker-Content-Digest", "")
+        # only a well-formed sha256 digest is believed: anything else (absent, garbled, a 60 KiB header)
+        # returns the reference, and callers that need the digest hash the body instead
+        return returned if _SHA256.fullmatch(returned) else reference
 
     def get_blob(self, repo: str, digest: str, deadline: float | None = None, size: int | None = None) -> int:
         """Stream a blob, verifying its sha256 as it arrives; return its size in bytes.
@@ -345,15 +351,17 @@ class RegistryClient:
         the spec forbids a 404 from a registry that supports the API, so it has none (distribution 2.8)."""
         out: list[dict] = []
         url: str | None = f"/v2/{repo}/referrers/{digest}"
+        end = self._deadline(deadline)
         for _ in range(max_pages):
             if url is None:
                 break
-            resp = self._request("GET", url, scope=self._scope(repo, "pull"), deadline=deadline,
-                                 what="referrers get", ok=(200, 404), headers={"Accept": OCI_INDEX})
+            resp, body = self._request("GET", url, scope=self._scope(repo, "pull"), deadline=end,
+                                       what="referrers get", ok=(200, 404), limit=limits.MANIFEST,
+                                       over="server_error", headers={"Accept": OCI_INDEX})
             if resp.status_code == 404:
                 return None
             try:
-                doc = resp.json()
+                doc = json.loads(body)
             except ValueError:
                 raise OCIError("server_error", "referrers get: response is not JSON") from None
             manifests = doc.get("manifests") if isinstance(doc, dict) else None

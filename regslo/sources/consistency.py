@@ -10,7 +10,8 @@ resolves to its index digest, as clients see it). The outcome per (repository, t
 
 A registry that cannot answer (down, auth refused) leaves the tag's gauges at their last value and counts
 ``regslo_tag_consistency_errors_total{registry}``: an outage is the probes' business, not a content
-disagreement. Label values come only from the config.
+disagreement. One that times out or cannot be reached is skipped for the rest of that round (one error, one
+timeout per round, however many tags the entry lists). Label values come only from the config.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from regslo.config.consistency import ConsistencyCheck
 from regslo.oci.client import RegistryClient
-from regslo.oci.errors import short_message
+from regslo.oci.errors import classify, short_message
 
 log = logging.getLogger("regslo.consistency")
+STOP_WAIT = 1.0  # seconds stop() waits for the checker thread
+UNREACHABLE = ("timeout", "connect", "dns", "tls")  # failures that skip the registry for the rest of a round
 
 
 @dataclass
@@ -93,19 +96,27 @@ class ConsistencyChecker:
     def check(self, check: ConsistencyCheck) -> list[TagState]:
         """Resolve every tag of ``check`` on each of its registries now; update the gauges."""
         out = []
+        unreachable: set[str] = set()  # registries that timed out or could not be reached in this round
         for tag in check.tags:
+            if self._stop.is_set():  # shutting down: start no new request
+                break
             digests: dict[str, str | None] = {}
             failed = False
             for name in check.registries:
+                if self._stop.is_set() or name in unreachable:  # a hanging region costs one timeout a round,
+                    failed = True                                # not one per tag
+                    continue
                 try:
                     digests[name] = self._resolve(self.clients[name], check.repository, tag)
                 except Exception as exc:  # noqa: BLE001 - a broken registry is a counted error, never a crash
                     failed = True
                     self.errors.labels(name).inc()
+                    if classify(exc) in UNREACHABLE:
+                        unreachable.add(name)
                     log.info("consistency: cannot resolve %s:%s on %s: %s", check.repository, tag, name,
                              short_message(exc))
             state = self.states[(check.repository, tag)]
-            if not failed:
+            if not failed and not self._stop.is_set():
                 consistent, distinct = judge(digests)
                 now = time.time()
                 with self._lock:
@@ -141,9 +152,13 @@ class ConsistencyChecker:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop scheduling; wait at most ``STOP_WAIT`` seconds. A resolution in flight against a hanging
+        registry ends by its own deadline in the (daemon) thread: shutdown does not wait for it, so the
+        probes' bound on SIGTERM (``probes.timeout`` + a few seconds) is not spent here first. Its result
+        is not recorded."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=self.timeout + 5)
+            self._thread.join(timeout=STOP_WAIT)
             self._thread = None
 
     def _run(self) -> None:

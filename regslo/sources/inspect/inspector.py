@@ -36,6 +36,7 @@ from regslo.sources.logs.classify import INSPECTOR_USER_AGENT
 from regslo.sources.logs.formats.notifications import BoundedLRU
 
 log = logging.getLogger("regslo.inspect")
+STOP_WAIT = 1.0  # seconds stop() waits for the worker
 FAILURE_REASONS = (*REASONS, "invalid_manifest")
 SKIP_REASONS = ("not_selected", "untagged", "artifact", "duplicate")
 MAX_PLATFORMS = 64  # platform manifests read per index
@@ -139,11 +140,16 @@ class Inspector:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop; wait at most ``STOP_WAIT`` seconds. An inspection in flight against a hanging registry ends
+        by its own deadline in the (daemon) worker: shutdown does not wait ``inspect.timeout`` for it on top
+        of the probes' own bound (``probes.timeout`` + a few seconds). Its clients are then left to it."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout=self.settings.timeout + 5)
+            self._thread.join(timeout=STOP_WAIT)
+            if self._thread.is_alive():
+                return
             self._thread = None
         for client in self._clients.values():
             client.close()

@@ -42,24 +42,31 @@ TIMINGS: dict[str, float] = {}
 class Stack:
     def __init__(self, base: Path):
         self.port = free_port()
-        self.us = start_registry(base, "us", notify_url=f"http://127.0.0.1:{self.port}/notifications/us")
-        self.eu = start_registry(base, "eu")
-        self.token = TokenServer(base / "token", users={USER: PASSWORD}, expires_in=2).start()
-        self.tok = start_registry(base, "tok", token=self.token.registry_config())
-        text = yaml.safe_dump({
-            "registries": [{"name": "us", "url": self.us.url, "region": "us-east"},
-                           {"name": "eu", "url": self.eu.url, "region": "eu-west"},
-                           {"name": "tok", "url": self.tok.url, "region": "tok",
-                            "auth": {"username": USER, "password": PASSWORD}}],
-            "probes": {"interval": "2s", "timeout": "2s", "blob_size": "4KiB"},
-            "server": {"listen_address": f"127.0.0.1:{self.port}"},
-            "logs": {"sources": [{"format": "notifications", "registry": "us"}]},
-            "consistency": [{"repository": "app/web", "tags": ["latest"], "registries": ["us", "eu"],
-                             "interval": f"{CONSISTENCY_INTERVAL:g}s", "grace": f"{GRACE:g}s"}],
-            "immutable_tags": ["prod/**:v*"],
-        })
-        self.config = parse_config(text)
-        self.service = Service(self.config)
+        self.service = self.token = None
+        self.started: list = []  # stopped by stop(), also when a later start fails
+        try:
+            self.us = self._keep(start_registry(base, "us",
+                                                notify_url=f"http://127.0.0.1:{self.port}/notifications/us"))
+            self.eu = self._keep(start_registry(base, "eu"))
+            self.token = TokenServer(base / "token", users={USER: PASSWORD}, expires_in=2).start()
+            self.tok = self._keep(start_registry(base, "tok", token=self.token.registry_config()))
+            text = yaml.safe_dump({
+                "registries": [{"name": "us", "url": self.us.url, "region": "us-east"},
+                               {"name": "eu", "url": self.eu.url, "region": "eu-west"},
+                               {"name": "tok", "url": self.tok.url, "region": "tok",
+                                "auth": {"username": USER, "password": PASSWORD}}],
+                "probes": {"interval": "2s", "timeout": "2s", "blob_size": "4KiB"},
+                "server": {"listen_address": f"127.0.0.1:{self.port}"},
+                "logs": {"sources": [{"format": "notifications", "registry": "us"}]},
+                "consistency": [{"repository": "app/web", "tags": ["latest"], "registries": ["us", "eu"],
+                                 "interval": f"{CONSISTENCY_INTERVAL:g}s", "grace": f"{GRACE:g}s"}],
+                "immutable_tags": ["prod/**:v*"],
+            })
+            self.config = parse_config(text)
+            self.service = Service(self.config)
+        except BaseException:
+            self.stop()
+            raise
         self.url = f"http://127.0.0.1:{self.port}"
 
     def rules(self) -> dict:
@@ -69,10 +76,16 @@ class Stack:
         group["interval"] = "1s"
         return {"groups": [group]}
 
+    def _keep(self, registry):
+        self.started.append(registry)
+        return registry
+
     def stop(self) -> None:
-        self.service.stop()
-        self.token.stop()
-        for reg in (self.us, self.eu, self.tok):
+        if self.service is not None:
+            self.service.stop()
+        if self.token is not None:
+            self.token.stop()
+        for reg in self.started:
             reg.stop()
 
 
@@ -82,13 +95,14 @@ def stack(tmp_path_factory):
         require(binary)
     base = tmp_path_factory.mktemp("integrity-live")
     s = Stack(base)
-    s.service.start()
-    (base / "integrity.rules.yml").write_text(yaml.safe_dump(s.rules()))
-    (base / "prometheus.yml").write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(base / "integrity.rules.yml")],
-        "scrape_configs": [{"job_name": "regslo", "static_configs": [{"targets": [f"127.0.0.1:{s.port}"]}]}]}))
     try:
+        s.service.start()
+        (base / "integrity.rules.yml").write_text(yaml.safe_dump(s.rules()))
+        (base / "prometheus.yml").write_text(yaml.safe_dump({
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(base / "integrity.rules.yml")],
+            "scrape_configs": [{"job_name": "regslo",
+                                "static_configs": [{"targets": [f"127.0.0.1:{s.port}"]}]}]}))
         with serve([require("prometheus"), f"--config.file={base / 'prometheus.yml'}",
                     f"--storage.tsdb.path={base / 'tsdb'}"]) as prom:
             s.prometheus = prom
@@ -153,9 +167,12 @@ def test_tag_differing_between_regions_raises_RegsloTagInconsistent_after_grace(
 
     t0 = time.monotonic()
     push(stack.eu.url, "app/web", "latest")  # another image under the same tag in one region
+    pushed = time.monotonic()
     wait(lambda: regslo_value(stack, "regslo_tag_consistent", **labels) == 0, 10, "inconsistent tag")
-    seen = time.monotonic() - t0
-    assert seen <= CONSISTENCY_INTERVAL + 2.0, f"inconsistency seen after {seen:.1f}s, interval {CONSISTENCY_INTERVAL}s"
+    seen = time.monotonic() - pushed
+    # within one interval, plus slack for a loaded machine (one round's HEADs and the scrape polling);
+    # measured from the end of the push, which itself may take long when the machine is busy
+    assert seen <= CONSISTENCY_INTERVAL + 4.0, f"inconsistency seen after {seen:.1f}s, interval {CONSISTENCY_INTERVAL}s"
     assert regslo_value(stack, "regslo_tag_digests", **labels) == 2
     wait(lambda: alerts(stack, "RegsloTagInconsistent", **labels), GRACE + 20, "RegsloTagInconsistent firing")
     elapsed = time.monotonic() - t0

@@ -159,3 +159,19 @@ def test_http_realm_for_https_registry_is_allowed_with_insecure_skip_verify(host
     with client(reg.url, tls=TLSConfig(insecure_skip_verify=True)) as c:
         c.ping(deadline=time.monotonic() + 5)
     assert len(realm.received("/token")) == 1
+
+
+def test_referrers_link_next_on_another_host_gets_no_credentials(hostile):
+    digest = "sha256:" + "b" * 64
+    reg, other = hostile(), hostile()
+    page = {"schemaVersion": 2, "manifests": [{"digest": digest, "size": 1, "artifactType": "a/one"}]}
+    link = f'<{other.url}/v2/{REPO}/referrers/{digest}?last=1>; rel="next"'
+    reg.route("GET", f"/v2/{REPO}/referrers/{digest}", basic_protected(Reply(200, headers={"Link": link},
+                                                                               json=page)))
+    other.route("GET", f"/v2/{REPO}/referrers/{digest}",
+                Reply(200, json={"schemaVersion": 2, "manifests": [{"digest": digest, "artifactType": "a/two"}]}))
+    with client(reg.url) as c:
+        kinds = [d["artifactType"] for d in c.referrers(REPO, digest, deadline=time.monotonic() + 5)]
+    assert kinds == ["a/one", "a/two"]
+    assert any(a.startswith("Basic ") for a in reg.authorizations())
+    assert other.received() and other.authorizations() == []

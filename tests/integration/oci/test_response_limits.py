@@ -143,3 +143,23 @@ def test_error_json_within_the_cap_still_gives_its_code(hostile):
     with client(reg.url) as c, pytest.raises(OCIError) as info:
         c.get_manifest(REPO, "t", deadline=time.monotonic() + 10)
     assert (info.value.reason, info.value.code) == ("not_found", "MANIFEST_UNKNOWN")
+
+
+def test_referrers_answer_is_capped_and_parsed(hostile):
+    """The referrers API answer is an image index: read up to the manifest cap, more is server_error.
+    (Also the only test of referrers() below the inspector: it once read the (response, body) pair as a
+    response and raised AttributeError on every call.)"""
+    digest = "sha256:" + "a" * 64
+    reg = hostile()
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
+                            "size": 10, "artifactType": "application/spdx+json"}]}
+    reg.route("GET", f"/v2/{REPO}/referrers/{digest}", Reply(200, json=index))
+    reg.route("GET", f"/v2/other/referrers/{digest}", Reply(404))
+    reg.route("GET", f"/v2/huge/referrers/{digest}", Reply(200, size=limits.MANIFEST + 1))
+    with client(reg.url) as c:
+        assert c.referrers(REPO, digest, deadline=time.monotonic() + 5) == index["manifests"]
+        assert c.referrers("other", digest, deadline=time.monotonic() + 5) is None
+        with pytest.raises(OCIError) as err:
+            c.referrers("huge", digest, deadline=time.monotonic() + 5)
+    assert err.value.reason == "server_error" and "4 MiB" in str(err.value)

@@ -98,3 +98,25 @@ def test_an_error_from_an_illegal_token_raised_by_the_client_is_bounded(hostile)
     while chain is not None and seen < 10:  # nor in a chained exception that a traceback would print
         assert SECRET not in str(chain)
         chain, seen = chain.__cause__ or chain.__context__, seen + 1
+
+
+def test_a_registry_echoing_what_it_received_does_not_get_it_into_the_result(hostile):
+    """A registry may quote the request in its error message (the status page, the CLI table and logs show
+    the probe's message). The token and the Basic value it echoes are removed, also without their scheme."""
+    token = "tok-echoed-7f3a9c"
+    reg = hostile()
+    reg.route("GET", "/token", Reply(200, json={"token": token, "expires_in": 300}))
+
+    def echo(req):
+        said = req.headers.get("authorization", "")
+        return Reply(500, json={"errors": [{"code": "UNKNOWN", "message": f"got {said}; raw {said.split()[-1]}"}]})
+
+    reg.route("GET", "/v2/", bearer_protected(f"{reg.url}/token", echo))
+    prober = RegistryProber(Registry("r", reg.url, "t", auth=AuthConfig("u", Secret("pw-echoed-42"))),
+                            ProbeSettings(timeout=5), "test")
+    try:
+        res = prober.run("ping")
+    finally:
+        prober.close()
+    assert (res.ok, res.reason) == (False, "server_error"), res
+    assert "UNKNOWN" in res.message and token not in res.message, res.message

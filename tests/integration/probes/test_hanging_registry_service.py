@@ -117,6 +117,6 @@ def test_a_second_signal_exits_at_once(hostile, tmp_path):
             proc.kill()
             proc.communicate()
     print(f"second signal -> exit in {elapsed:.2f}s, code {proc.returncode}")
-    assert elapsed < 2.0
+    assert elapsed < 5.0  # at once, with slack for a loaded machine: the hanging ping had ~28 s left
     assert proc.returncode != 0
     assert "Traceback" not in err

@@ -164,3 +164,20 @@ def test_status_page_lists_overwrites_and_consistency_escaped():
     assert "<script>x" not in html and "&lt;script&gt;x" in html
     assert 'data-repository="app/web" data-tag="latest" data-consistent="False"' in html
     assert "eu: absent" in html and f"us: {d1[:19]}" in html
+
+
+def test_oversized_names_in_events_are_not_remembered(tmp_path, samples):
+    """The tag memory holds 10,000 entries: with names of any length that is 10,000 x the envelope size.
+    Names beyond the distribution spec's lengths are counted as events but not remembered or matched."""
+    svc, reg = _service(tmp_path, 'immutable_tags: ["**:*a*a*a*a*a*a*"]\n')
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    long_tag, long_repo = "a" * 200_000 + "b", "x" * 300
+    for n, (repo, tag, digest) in enumerate([("app", long_tag, a), ("app", long_tag, b), (long_repo, "v1", a),
+                                             (long_repo, "v1", b), ("app", "aaaaaaa", a), ("app", "aaaaaaa", b)]):
+        assert svc.handle_notification(_push(samples, repo, tag, digest, n), CT, "us")[0] == 200
+    svc.commit()
+    assert series(reg, "regslo_registry_protected_tag_overwrites_total") == {("us",): 1}  # only the short one
+    events = series(reg, "regslo_registry_events_total")
+    assert sum(v for labels, v in events.items() if "push" in labels) == 6  # counted all the same
+    stored = svc.tags.dump()
+    assert len(stored) == 1 and stored[0][1:3] == ["app", "aaaaaaa"]

@@ -26,6 +26,15 @@ MEDIA_TYPES = frozenset((
     "application/vnd.docker.image.rootfs.diff.tar.gzip", "application/octet-stream",
 ))
 MANIFEST_TYPES = frozenset(t for t in MEDIA_TYPES if "manifest" in t or "index" in t)
+# longest names remembered (the distribution spec: repository names up to 255, tags up to 128 characters);
+# an event with longer ones is counted but not remembered, so the tag memory's bytes are bounded too and no
+# immutable_tags glob is matched against a megabyte of text
+MAX_REPOSITORY, MAX_TAG, MAX_DIGEST = 256, 128, 160
+
+
+def _names_fit(repo: str, tag: Any, digest: str) -> bool:
+    return len(repo) <= MAX_REPOSITORY and len(digest) <= MAX_DIGEST and not (isinstance(tag, str)
+                                                                               and len(tag) > MAX_TAG)
 
 
 MAX_EVENT_ID_BYTES = 256  # distribution sends UUIDs; longer ids are refused (the id memory stays bounded)
@@ -193,7 +202,7 @@ class NotificationParser:
         repo = repo if isinstance(repo, str) and repo else None
         sink.event(action if action in ACTIONS else "other", media)  # requests per repository come from logs
         digest, tag = target.get("digest"), target.get("tag")
-        if repo and isinstance(digest, str):
+        if repo and isinstance(digest, str) and _names_fit(repo, tag, digest):
             if action == "push" and isinstance(tag, str) and tag and media in MANIFEST_TYPES | {"other"}:
                 previous = self.tags.get(sink.registry, repo, tag)
                 if self.tags.push(sink.registry, repo, tag, digest):

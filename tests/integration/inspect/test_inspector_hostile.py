@@ -1,0 +1,51 @@
+"""The image inspector against a hanging registry on 127.0.0.1 (tests/support/hostile.py): the inspection
+ends at its deadline as a counted timeout, and stopping does not wait for it."""
+
+from __future__ import annotations
+
+import time
+
+import yaml
+from prometheus_client import CollectorRegistry
+
+from regslo.config import parse_config
+from regslo.sources.inspect.inspector import Inspector, Push
+from tests.support.hostile import Reply
+from tests.unit.logs.support import series
+
+DIGEST = "sha256:" + "e" * 64
+
+
+def inspector(url: str, timeout: str):
+    cfg = parse_config(yaml.safe_dump({
+        "registries": [{"name": "hang", "url": url}],
+        "logs": {"sources": [{"format": "notifications", "registry": "hang"}]},
+        "inspect": {"repositories": ["prod/**"], "delay": "0s", "max_per_minute": 600, "timeout": timeout}}))
+    reg = CollectorRegistry()
+    return Inspector(cfg, reg), reg
+
+
+def test_a_hanging_inspection_is_a_timeout_by_the_deadline(hostile):
+    hang = hostile().route("*", "/*", Reply(200, header_drip=0.5, headers_forever=True))
+    insp, reg = inspector(hang.url, "2s")
+    t0 = time.monotonic()
+    assert insp.inspect_one(Push("hang", "prod/app", DIGEST, "v1", time.monotonic())) is None
+    assert time.monotonic() - t0 < 2 + 6  # its 2 s deadline, with slack; not the endless header
+    assert series(reg, "regslo_inspect_failures_total") == {("timeout", "hang"): 1}  # (labels sorted by name: reason, registry)
+    insp.stop()
+
+
+def test_stop_does_not_wait_for_an_inspection_in_flight(hostile):
+    hang = hostile().route("*", "/*", Reply(200, header_drip=0.5, headers_forever=True))
+    insp, _reg = inspector(hang.url, "10s")
+    insp.start()
+    assert insp.submit("hang", "prod/app", "v1", DIGEST)
+    deadline = time.monotonic() + 10
+    while not hang.received() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert hang.received()
+    t0 = time.monotonic()
+    insp.stop()
+    took = time.monotonic() - t0
+    # before: stop() joined for inspect.timeout + 5 s, after the probes had used their own shutdown bound
+    assert took < 5, took
