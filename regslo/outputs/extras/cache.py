@@ -58,13 +58,16 @@ def panels(config: Any, dashboard: str) -> list[dict[str, Any]]:
     if not cache_sources(config):
         return []
     sel = 'registry=~"$registry"'
+    # log series carry no region label: joined to it through regslo_registry_info, like the other log panels
+    in_region = ' and on (registry) regslo_registry_info{region=~"$region"}'
     if dashboard == "oncall":
-        return [panel("Cache hit ratio", [(f"{HIT_RATIO}{{{sel}}}", "{{registry}}")], unit="percentunit", w=24,
+        return [panel("Cache hit ratio", [(f"{HIT_RATIO}{{{sel}}}{in_region}", "{{registry}}")], unit="percentunit", w=24,
                       max=1, description="Share of cache lookups nginx answered from its cache (HIT, STALE, "
                                          "UPDATING, REVALIDATED); a falling ratio means cold caches and slower pulls.")]
     if dashboard == "debug":
         return [panel("Cache requests by status", [
-            (f"sum by (registry, status) (rate({METRIC}{{{sel}}}[$__rate_interval]))", "{{registry}} {{status}}")],
+            (f"sum by (registry, status) (rate({METRIC}{{{sel}}}[$__rate_interval])){in_region}",
+             "{{registry}} {{status}}")],
             unit="reqps", w=24, description="Requests through the caching proxy by nginx $upstream_cache_status "
                                             "(none: not a cached location).")]
     return []
