@@ -296,22 +296,30 @@ def _within(duration: float, bound: str) -> bool:
     return bisect_left(bounds, duration) <= values[bound]
 
 
+LATEST = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
 def parse_time(text: str, now: Callable[[], float]) -> float:
-    """``now``, ``now-7d``, Unix seconds or RFC 3339 (``2026-11-01T00:00:00Z``); ValueError otherwise."""
+    """``now``, ``now-7d``, Unix seconds or RFC 3339 (``2026-11-01T00:00:00Z``, no zone = UTC), between 1970
+    and 9999; ValueError otherwise. ``-7d`` alone is not accepted (write ``now-7d``)."""
     from regslo.units import parse_duration
     text = text.strip()
     if text == "now":
-        return now()
-    if text.startswith("now-"):
-        return now() - parse_duration(text[4:])
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"expected Unix seconds, RFC 3339 (2026-11-01T00:00:00Z) or now-7d, got {text!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+        value = now()
+    elif text.startswith("now-"):
+        value = now() - parse_duration(text[4:])
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            try:
+                dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"expected Unix seconds, RFC 3339 (2026-11-01T00:00:00Z) or now-7d, "
+                                 f"got {text!r}") from None
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=timezone.utc)
+            value = dt.timestamp()
+    if not 0 <= value <= LATEST:  # also NaN and infinities
+        raise ValueError(f"{text!r} is not a time between 1970 and 9999")
+    return value

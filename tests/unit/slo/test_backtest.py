@@ -124,6 +124,13 @@ def test_parse_time():
     assert parse_time("2026-01-01T00:00:00Z", now) == 1767225600
     with pytest.raises(ValueError, match="RFC 3339"):
         parse_time("yesterday", now)
+    assert parse_time("2026-01-01T01:00:00+01:00", now) == 1767225600
+    assert parse_time("2026-01-01T00:00:00", now) == 1767225600  # no zone: UTC
+    for text in ("nan", "inf", "-inf", "-5", "1e20", "now-100y"):  # no traceback further on, one line instead
+        with pytest.raises(ValueError, match="not a time between 1970 and 9999"):
+            parse_time(text, now)
+    with pytest.raises(ValueError, match="now-7d"):
+        parse_time("-7d", now)  # relative times are written now-7d
 
 
 def test_an_unreachable_prometheus_is_a_query_error():
