@@ -310,3 +310,22 @@ def test_fetch_chunks_stay_under_11000_points_per_series_and_lose_nothing(world)
     for a, b in zip(sorted(got, key=key), sorted(expected, key=key)):
         assert np.array_equal(a.t, b.t) and np.array_equal(a.v, b.v)
     assert max(len(c.t) for c in got) > MAX_POINTS, "one series is longer than a single response may be"
+
+
+def test_a_query_prometheus_refuses_is_its_error_in_one_line_and_exit_1(world, tmp_path):
+    """A real Prometheus with a small --query.max-samples answers the fetch with HTTP 422 and its error JSON
+    (the same blocks, copied: two servers cannot share a TSDB directory)."""
+    import shutil
+
+    url, config_path, _, _ = world
+    data = config_path.parent / "data"
+    for block in data.iterdir():
+        if (block / "meta.json").exists():
+            shutil.copytree(block, tmp_path / "data" / block.name)
+    with serve([require("prometheus"), f"--config.file={config_path.parent / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'data'}", "--storage.tsdb.retention.time=100y",
+                "--query.max-samples=1000"]) as small:
+        result = _cli(["-c", str(config_path), "--prometheus", small, "--start", str(START), "--end", str(END)])
+    assert result.returncode == 1
+    line = _one_line(result)
+    assert "Prometheus refused the query" in line and "HTTP 422" in line and "too many samples" in line, line
