@@ -121,7 +121,7 @@ def _pick(config, names: list[str]) -> list[SLO]:
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise Usage(f"--slo: unknown SLO {unknown[0]!r} (known: {', '.join(by_name)})")
-    return [by_name[n] for n in names] if names else list(config.slos)
+    return [by_name[n] for n in dict.fromkeys(names)] if names else list(config.slos)  # each once
 
 
 def _min_window(config) -> float:
@@ -229,6 +229,9 @@ def _from_logs(specs, slos, start, end, step):
     if span is None:
         raise Failed(f"the logs hold no timed request lines ({logs.lines['parsed']} parsed, "
                      f"{logs.lines['malformed']} malformed, {logs.lines['untimed']} without a time)")
+    if (start is not None and span[1] <= start) or (end is not None and span[0] > end):
+        raise Failed(f"the logs hold requests from {_iso(span[0])} to {_iso(span[1])} UTC, none between --start "
+                     f"and --end")
     # default: from just before the first request (events at exactly --start belong to the range before it)
     start = math.floor(span[0]) - 1.0 if start is None else start
     end = span[1] + step if end is None else end

@@ -155,3 +155,15 @@ def test_timed_sink_places_batched_totals_at_the_line_time():
     sink.tag_overwrite(repository="a", tag="b")
     assert sorted(sink.requests) == [(100.0, "pull", "200")] * 3 + [(100.0, "pull", "503"), (100.0, "push", "201")]
     assert sorted(d[2] for d in sink.durations) == [0.2, 1.0, 1.0, float("inf")]
+
+
+def test_slo_filter_keeps_order_names_each_once_and_refuses_unknown_names():
+    from types import SimpleNamespace
+
+    from regslo.commands.backtest import Usage, _pick
+
+    config = SimpleNamespace(slos=[SimpleNamespace(name="a"), SimpleNamespace(name="b")])
+    assert [s.name for s in _pick(config, ["b", "a", "b"])] == ["b", "a"]
+    assert [s.name for s in _pick(config, [])] == ["a", "b"]
+    with pytest.raises(Usage, match="unknown SLO 'c'"):
+        _pick(config, ["c"])
