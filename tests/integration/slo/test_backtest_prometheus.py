@@ -268,8 +268,14 @@ def test_chart_and_what_if_table(world, tmp_path):
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("99%", "99.5%", "99.9%"))]
     pages = [int(r[1]) for r in rows]
     assert pages == sorted(pages) and pages[0] < pages[-1], "a stricter objective pages at least as often"
+    assert "PERIOD START" in out and len([r for r in out.splitlines() if r.strip().startswith("2026-01-0")]) >= 2, \
+        "two 1d periods in two days, each with its SLI and budget"
+    assert "pages (" in out and "/week)" in out
     svg = chart.read_text()
     assert svg.startswith("<svg") and svg.count("<polyline") >= 6 and 'class="bad"' in svg
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(svg)  # a well-formed standalone document, as browsers and converters need
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
 
 
 def test_fetch_chunks_stay_under_11000_points_per_series_and_lose_nothing(world):
