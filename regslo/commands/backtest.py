@@ -132,6 +132,8 @@ def _min_window(config) -> float:
 
 def run(args: argparse.Namespace) -> int:
     step = _duration("--step", args.step)
+    if step < 1:  # the evaluation grid is in milliseconds; no rule group is evaluated more than once a second
+        raise Usage(f"--step: must be at least 1s, got {args.step!r}")
     try:
         offset = parse_duration(args.eval_offset)
     except ValueError as exc:

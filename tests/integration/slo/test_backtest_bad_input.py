@@ -163,6 +163,8 @@ USAGE = [
     (["--start", "now-1x", "--end", "now"], "expected a duration"),
     (["--start", "now", "--end", "now-1d"], "must be before --end"),
     (["--start", "now-1d", "--end", "now", "--step", "10m"], "longer than the 5m window"),
+    (["--start", "now-1s", "--end", "now", "--step", "0.0001s"], "--step: must be at least 1s"),
+    (["--start", "now-1d", "--end", "now", "--step", "0s"], "--step: must be positive"),
     (["--start", "now-1d", "--end", "now", "--slo", "nope"], "unknown SLO 'nope'"),
     (["--start", "now-1d", "--end", "now", "--timeout", "0s"], "--timeout: must be positive"),
 ]
