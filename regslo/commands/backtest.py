@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -152,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         raise Usage(f"--start ({_iso(start)}) must be before --end ({_iso(end)})")
     if args.chart and not args.chart.endswith(".svg"):
         raise Usage(f"--chart: expected a file name ending in .svg, got {args.chart!r}")
+    if args.chart and not os.access(os.path.dirname(os.path.abspath(args.chart)), os.W_OK):
+        raise Usage(f"--chart: cannot write into the directory of {args.chart}")  # before minutes of work
     specs = [_log_spec(s) for s in args.logs]
     config = load_or_exit(args.config, check_secrets=False)
     slos = _pick(config, args.slo)

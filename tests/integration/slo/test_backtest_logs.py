@@ -153,6 +153,8 @@ def test_logs_bad_input_is_one_line(tmp_path):
           "2020-01-02T00:00:00Z"], 1, "the logs hold requests from 2026-11-27 00:00:01 to 2026-11-27 00:00:01 UTC, "
          "none between"),
         (["--logs", f"nginx:us:{tmp_path / 'one.log'}", "--start", "2027-01-01T00:00:00Z"], 1, "none between"),
+        (["--logs", f"nginx:us:{tmp_path / 'one.log'}", "--chart", str(tmp_path / "missing" / "c.svg")], 2,
+         "--chart: cannot write into the directory"),
     ]
     for args, code, text in cases:
         result = _cli(["-c", cfg, *args])
