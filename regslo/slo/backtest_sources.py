@@ -40,6 +40,7 @@ from regslo.sources.logs.pipeline import LineSplitter
 
 MAX_POINTS = 11_000  # Prometheus' limit per series in one range query
 CHUNK_POINTS = 10_000  # what we aim for, leaving room for uneven scrape density
+MAX_CHUNKS = 100_000  # queries per selector (30 days at a 1 s scrape interval need 260)
 LOG_FORMATS = ("distribution", "distribution-json", "distribution-text", "combined", "nginx")
 
 
@@ -134,13 +135,24 @@ class PrometheusSource:
         """The most samples any matching series has in [start, end]; 0 when nothing matches."""
         span = max(int(math.ceil(end - start)), 1)
         result = self._query(f"max(count_over_time({selector.promql()}[{span}s]))", end)
-        return int(float(result[0]["value"][1])) if result else 0
+        return self._count(result)
 
     def total_points(self, selector: Selector, start: float, end: float) -> int:
         """Samples of all matching series together in [start, end] (sizes chunks so one answer stays small)."""
         span = max(int(math.ceil(end - start)), 1)
         result = self._query(f"sum(count_over_time({selector.promql()}[{span}s]))", end)
-        return int(float(result[0]["value"][1])) if result else 0
+        return self._count(result)
+
+    def _count(self, result: list[dict]) -> int:
+        if not result:
+            return 0
+        try:
+            value = float(result[0]["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            value = math.nan
+        if not 0 <= value < 1e15:  # also NaN and infinities
+            raise QueryError(f"Prometheus at {self.url} answered a sample count that is not one: {value!r}")
+        return int(value)
 
     def fetch(self, selector: Selector, start: float, end: float, label: str = "") -> list[Counter]:
         """Every sample of every series ``selector`` matches in [start, end], in chunks."""
@@ -149,6 +161,9 @@ class PrometheusSource:
             return []
         chunks = max(1, math.ceil(points / self.chunk_points),
                      math.ceil(self.total_points(selector, start, end) / self.response_points))
+        if chunks > MAX_CHUNKS:
+            raise QueryError(f"{label or selector.metric}: {points:,} samples in one series between the start "
+                             f"and the end, more than regslo fetches: use a shorter range")
         span_ms = int(math.ceil((end - start) * MS))
         edges = [int(round(start * MS)) + span_ms * i // chunks for i in range(chunks + 1)]
         # per series: labels, chunks as numpy arrays (16 bytes a sample, not ~80 as Python lists), last time

@@ -235,3 +235,23 @@ def test_tls_and_basic_auth_from_the_url_or_the_environment(config, guarded):
         line = _one_line(result)
         assert text in line, args
         assert PASSWORD not in result.stderr + result.stdout
+
+
+def _counts(value: str):
+    """Answers sizing queries with ``value`` as the sample count, anything else with an empty result."""
+    def handler(h):
+        result = [{"metric": {}, "value": [1, value]}] if "count_over_time" in h.path else []
+        _answer(200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}})
+                .encode())(h)
+    return handler
+
+
+@pytest.mark.parametrize("value,text", [("+Inf", "a sample count that is not one: inf"),
+                                        ("NaN", "a sample count that is not one: nan"),
+                                        ("1e300", "a sample count that is not one: 1e+300"),
+                                        ("1e14", "more than regslo fetches: use a shorter range")])
+def test_an_implausible_sample_count_is_one_line_not_a_hang_or_traceback(config, value, text):
+    with misbehaving(_counts(value)) as url:
+        result = _cli(["-c", config, "--prometheus", url, *RANGE], timeout=60)
+    assert result.returncode == 1
+    assert text in _one_line(result)
