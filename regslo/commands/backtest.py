@@ -75,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:  # e.g. an unexpected answer from a proxy
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:  # e.g. an unexpected answer from a proxy
         print(f"error: unexpected data: {type(exc).__name__}: {str(exc)[:200]}", file=sys.stderr)
         return 1
 
@@ -195,8 +195,8 @@ def run(args: argparse.Namespace) -> int:
         bt = SLOBacktest(slo, series, times, min_window=min_window)
         results.append(_summary(bt, start, end, objectives))
     if args.format == "json":
-        print(json.dumps({"start": start, "end": end, "step": step,
-                          "slos": [r["json"] for r in results]}, indent=2))
+        print(json.dumps(_finite({"start": start, "end": end, "step": step,
+                                  "slos": [r["json"] for r in results]}), indent=2, allow_nan=False))
     else:
         print(_text(results, start, end, step))
     if args.chart:
@@ -207,6 +207,17 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise Usage(f"--chart: cannot write {args.chart}: {exc.strerror}") from None
     return 1 if missing else 0
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a NaN counter sample in Prometheus spreads into sums) as null: strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _log_spec(text: str) -> tuple[str, str, str]:

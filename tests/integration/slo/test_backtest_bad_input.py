@@ -255,3 +255,28 @@ def test_an_implausible_sample_count_is_one_line_not_a_hang_or_traceback(config,
         result = _cli(["-c", config, "--prometheus", url, *RANGE], timeout=60)
     assert result.returncode == 1
     assert text in _one_line(result)
+
+
+def test_a_nan_counter_sample_gives_strict_json(config):
+    """Prometheus stores NaN samples as written (a bad exporter); they spread into sums: null, not NaN."""
+    start = 1767225600
+
+    def handler(h):
+        from urllib.parse import parse_qs, urlparse
+        query = parse_qs(urlparse(h.path).query)["query"][0]
+        if "count_over_time" in query:
+            result = [{"metric": {}, "value": [start, "100"]}]
+        elif query == "vector(1)" or "regslo_probe_runs_total" not in query:
+            result = []
+        else:
+            values = [[start - 3600 + 15 * i, "NaN" if i == 479 else str(i)] for i in range(480)]
+            result = [{"metric": {"__name__": "regslo_probe_runs_total", "registry": "us"}, "values": values}]
+        _answer(200, json.dumps({"status": "success", "data": {"result": result}}).encode())(h)
+
+    with misbehaving(handler) as url:
+        result = _cli(["-c", config, "--slo", "pull-availability", "--prometheus", url, "--start", str(start),
+                       "--end", str(start + 3600), "--format", "json"], timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "NaN" not in result.stdout
+    report = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert report["slos"][0]["name"] == "pull-availability" and report["slos"][0]["sli"] is None
