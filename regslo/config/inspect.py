@@ -43,7 +43,7 @@ class InspectConfig:
 
 def glob_regex(glob: str) -> str:
     """Regex text for one repository glob: ``**`` any characters, ``*`` any but ``/``, ``?`` one but ``/``.
-    A trailing ``/**`` also matches the prefix itself is NOT implied: ``prod/**`` matches ``prod/a`` only."""
+    ``prod/**`` matches ``prod/a`` and ``prod/a/b`` but not ``prod`` itself."""
     out, i = [], 0
     while i < len(glob):
         if glob.startswith("**", i):

@@ -33,7 +33,7 @@ RESERVED_LABELS = {"slo", "severity", "long_window", "short_window", "burn_rate"
                    "registry", "region", "source", "destination", "le", "job", "instance"}
 _SLO_KEYS = {"name", "description", "sli", "objective", "period", "labels", "runbook_url", "tiers",
              "no_data_after"}
-_SLI_KEYS = {"kind", "source", "operation", "registry", "region", "destination", "threshold"}
+_SLI_KEYS = {"kind", "source", "operation", "registry", "region", "destination", "threshold", "artifact"}
 _TIER_KEYS = {"severity", "long_window", "short_window", "burn_rate", "budget_share"}
 BUCKETS = {"probe": ("regslo_probe_duration_seconds", PROBE_DURATION_BUCKETS),
            "logs": ("regslo_registry_request_duration_seconds", REQUEST_DURATION_BUCKETS),
@@ -92,7 +92,8 @@ def _parse_one(sec: Section, errors: Errors, config: Any, min_window: float,
     for key in ("description", "runbook_url"):
         if "{{" in str(sec.raw.get(key) or "") or "}}" in str(sec.raw.get(key) or ""):
             errors.add(sec.key(key), "must not contain {{ or }}: it goes into Prometheus alert templates")
-    default_no_data = 3600.0 if sli is not None and sli.source == "logs" else 900.0
+    # pushes are sparse (nights, weekends): a coverage SLI waits 3 days (a weekend) before calling silence "no data"
+    default_no_data = {"logs": 3600.0, "inspect": 3 * 86400.0}.get(getattr(sli, "source", None), 900.0)
     no_data = sec.duration("no_data_after", default_no_data)
     if no_data is not None and no_data < 600:
         errors.add(sec.key("no_data_after"), "must be at least 10m")
@@ -117,7 +118,7 @@ def _parse_one(sec: Section, errors: Errors, config: Any, min_window: float,
 
 def runbook_name(sli: SLISpec) -> str:
     """The generated runbook for this SLI: docs/runbooks/<name>.md."""
-    return "freshness" if sli.kind == "freshness" else f"{sli.source}-{sli.kind}"
+    return "freshness" if sli.kind == "freshness" else f"{sli.source}-{sli.kind}"  # inspect-coverage, ...
 
 
 def _parse_sli(sec: Section, errors: Errors, config: Any) -> SLISpec | None:
@@ -127,6 +128,10 @@ def _parse_sli(sec: Section, errors: Errors, config: Any) -> SLISpec | None:
     regions = sorted({r.region for r in getattr(config, "registries", [])})
     if kind == "freshness":
         return _parse_freshness(sec, errors, config, names, before)
+    if kind == "coverage":
+        return _parse_coverage(sec, errors, config, names, regions, before)
+    if sec.has("artifact"):
+        errors.add(sec.key("artifact"), "only coverage SLIs name an artifact kind")
     source = sec.choice("source", ("probe", "logs"), required=True)
     operation = sec.str("operation")
     registry = _known(sec, "registry", names, errors)
@@ -174,6 +179,32 @@ def _parse_freshness(sec: Section, errors: Errors, config: Any, names: list[str]
         return None
     return SLISpec(kind="freshness", source="replication", replication_source=src, destination=dst,
                    threshold=threshold)
+
+
+def _parse_coverage(sec: Section, errors: Errors, config: Any, names: list[str], regions: list[str],
+                    before: int) -> SLISpec | None:
+    """Share of pushed images (image inspector) that carry an artifact of one kind: good = with it,
+    valid = inspected."""
+    from regslo.sources.inspect.kinds import KINDS as ARTIFACT_KINDS
+
+    sec.choice("source", ("inspect",), "inspect")
+    artifact = sec.choice("artifact", ARTIFACT_KINDS, required=True)
+    for key in ("operation", "destination", "threshold"):
+        if sec.has(key):
+            errors.add(sec.key(key), "coverage SLIs select pushed images with registry or region and artifact only")
+    registry = _known(sec, "registry", names, errors)
+    region = _known(sec, "region", regions, errors)
+    inspect = getattr(config, "inspect", None)
+    if inspect is None:
+        errors.add(sec.path, "coverage SLIs count what the image inspector reads: add an inspect: section")
+    elif registry and registry not in inspect.registries:
+        errors.add(sec.key("registry"), f"the inspector does not read registry {registry!r} "
+                                        f"(inspect.registries: {', '.join(inspect.registries) or 'none'})")
+    if len(errors.problems) > before:
+        return None
+    in_region = tuple(sorted(r.name for r in config.registries if r.region == region)) if region else ()
+    return SLISpec(kind="coverage", source="inspect", registry=registry, region=region,
+                   regions_registries=in_region, artifact=artifact)
 
 
 def _known(sec: Section, key: str, known: list[str], errors: Errors, hint: str = "") -> str | None:

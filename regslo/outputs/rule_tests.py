@@ -148,6 +148,13 @@ def input_series(slo: SLO, sim: Simulation) -> list[dict[str, str]]:
             out += [(m + "_count" + _labels(**base), valid),
                     (m + "_bucket" + _labels(**base, le=le(spec.threshold)), good),
                     (m + "_bucket" + _labels(**base, le=le(_next_bound(REQUEST_DURATION_BUCKETS, spec.threshold))), valid)]
+    elif spec.source == "inspect":
+        registry = spec.registry or (spec.regions_registries[0] if spec.regions_registries else "test")
+        m = "regslo_pushed_images_with_artifact_total"
+        other = next(k for k in ("signature", "sbom") if k != spec.artifact)
+        out += [("regslo_pushed_images_inspected_total" + _labels(registry=registry), valid),
+                (m + _labels(registry=registry, kind=spec.artifact), good),
+                (m + _labels(registry=registry, kind=other), valid)]
     else:
         base = {"source": spec.replication_source or "src", "destination": spec.destination or "dst"}
         m = "regslo_replication_lag_seconds_bucket"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-KINDS = ("availability", "latency", "freshness")
+KINDS = ("availability", "latency", "freshness", "coverage")
 SOURCES = ("probe", "logs")
 SEVERITIES = ("page", "ticket")
 PROBE_OPERATIONS = ("ping", "push", "pull")
@@ -45,6 +45,7 @@ class SLISpec:
     replication_source: str | None = None
     destination: str | None = None
     threshold: float | None = None  # seconds; latency and freshness
+    artifact: str | None = None  # coverage: the artifact kind pushed images must carry (signature, sbom, ...)
 
     def selector_labels(self) -> dict[str, str]:
         """Labels that say what the SLO looks at; copied onto its rules so Alertmanager can group."""

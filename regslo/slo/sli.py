@@ -84,6 +84,13 @@ def event_query(spec: SLISpec) -> EventQuery:
             return EventQuery(valid=runs, bad=Selector("regslo_probe_failures_total", base))
         return EventQuery(valid=runs, good=Selector("regslo_probe_duration_seconds_bucket",
                                                     base + (Matcher("le", "=", le(spec.threshold)),)))
+    if spec.source == "inspect":  # coverage: inspected pushed images, good = with an artifact of the kind
+        base = _eq(registry=spec.registry) or (
+            (Matcher("registry", "=~", "|".join(re.escape(r) for r in spec.regions_registries)),)
+            if spec.regions_registries else ())
+        return EventQuery(valid=Selector("regslo_pushed_images_inspected_total", base),
+                          good=Selector("regslo_pushed_images_with_artifact_total",
+                                        base + (Matcher("kind", "=", spec.artifact or "signature"),)))
     if spec.registry:
         base = _eq(registry=spec.registry)
     elif spec.regions_registries:

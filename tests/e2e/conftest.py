@@ -38,6 +38,8 @@ def e2e_config() -> dict[str, Any]:
             {"path": "us/app.log", "format": "distribution-json", "registry": "us"},
             {"path": "eu/app.log", "format": "distribution-json", "registry": "eu"},
             {"format": "notifications", "registry": "us"}, {"format": "notifications", "registry": "eu"}]},
+        # the image inspector reads what seed_pushes() pushes to prod/ (exec panels "Signed image adoption" ...)
+        "inspect": {"repositories": ["prod/**"], "delay": "1s", "max_per_minute": 600},
         "slos": [
             {"name": "pull-us", "sli": {"kind": "availability", "source": "probe", "operation": "pull",
                                         "registry": "us"}, **slo},
@@ -89,6 +91,25 @@ def wait_until(fn, timeout: float, interval: float = 0.5, what: str = "condition
     raise AssertionError(f"{what} not met within {timeout:g}s (last: {last!r})")
 
 
+def seed_pushes(stack: Stack) -> None:
+    """Push images to prod/ on us as users would: one signed with a vulnerability report and an SBOM, one
+    bare, so the exec panels of the image inspector have data."""
+    from regslo.oci.client import RegistryClient
+    from tests.support.artifacts import (attach_cosign_attestation, attach_cosign_signature, attach_referrer,
+                                         push_image)
+
+    # the counters must be scraped at 0 before the first inspection, or increase() sees no change
+    wait_until(lambda: query(stack, "regslo_pushed_images_inspected_total")["result"], 60,
+               what="Prometheus scraped the inspector's counters")
+    registry = stack.regions["us"].registry
+    with RegistryClient(registry) as client:
+        signed = push_image(client, "prod/app", "v1", (200_000, 300_000))
+        attach_cosign_signature(client, signed, f"{registry.host}/prod/app")
+        attach_cosign_attestation(client, signed, ["https://cosign.sigstore.dev/attestation/vuln/v1"])
+        attach_referrer(client, signed, "application/spdx+json", b'{"spdxVersion":"SPDX-2.3"}')
+        push_image(client, "prod/tool", "v1", (100_000,))
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Stack:
     for binary in ("docker-registry", "prometheus", "prometheus-alertmanager"):
@@ -97,6 +118,7 @@ def stack(tmp_path_factory) -> Stack:
     s = Stack(workdir, free_ports(), TIMING, config=e2e_config(), echo=lambda line: print(line))
     s.start()
     try:
+        seed_pushes(s)
         yield s
     finally:
         s.stop()

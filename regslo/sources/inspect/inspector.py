@@ -41,7 +41,7 @@ FAILURE_REASONS = (*REASONS, "invalid_manifest")
 SKIP_REASONS = ("not_selected", "untagged", "artifact", "duplicate")
 MAX_PLATFORMS = 64  # platform manifests read per index
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the distribution spec's suggested manifest limit
-DUPLICATE_MEMORY = 100_000  # (registry, repository, digest) remembered to inspect each image once
+DUPLICATE_MEMORY = 50_000  # hashes of (registry, repository, digest) remembered to inspect each image once
 
 
 class InvalidManifest(Exception):
@@ -90,6 +90,8 @@ class InspectMetrics:
                 self.with_artifact.labels(name, kind)
             for reason in SKIP_REASONS:
                 self.skipped.labels(name, reason)
+            for reason in FAILURE_REASONS:
+                self.failures.labels(name, reason)
 
 
 class Inspector:
@@ -126,7 +128,7 @@ class Inspector:
             if len(self._queue) >= self.settings.queue_size:
                 m.dropped.labels(registry).inc()
                 return False
-            if self._seen.seen((registry, repository, digest)):
+            if self._seen.seen(hash((registry, repository, digest))):  # an int: a few MB for all of them
                 m.skipped.labels(registry, "duplicate").inc()  # the same image under another tag
                 return False
             self._queue.append(Push(registry, repository, digest, tag, time.monotonic() + self.settings.delay))
@@ -142,8 +144,12 @@ class Inspector:
     def stop(self) -> None:
         """Stop; wait at most ``STOP_WAIT`` seconds. An inspection in flight against a hanging registry ends
         by its own deadline in the (daemon) worker: shutdown does not wait ``inspect.timeout`` for it on top
-        of the probes' own bound (``probes.timeout`` + a few seconds). Its clients are then left to it."""
+        of the probes' own bound (``probes.timeout`` + a few seconds). Its clients are then left to it;
+        the reads after it fail at once (``not_after``)."""
         self._stop.set()
+        for client in list(self._clients.values()):
+            if hasattr(client, "not_after"):
+                client.not_after = time.monotonic()
         with self._cond:
             self._cond.notify_all()
         if self._thread is not None:

@@ -32,7 +32,7 @@ def _config(registry_url: str, port: int) -> str:
         "registries": [{"name": "r1", "url": registry_url}],
         "probes": {"interval": "1h", "timeout": "5s", "enabled": ["ping"]},
         "logs": {"sources": [{"format": "notifications", "registry": "r1"}]},
-        "inspect": {"repositories": ["prod/**"], "delay": "4s", "max_per_minute": 60},
+        "inspect": {"repositories": ["prod/**"], "delay": "6s", "max_per_minute": 60},
         "server": {"listen_address": f"127.0.0.1:{port}"},
     })
 
@@ -129,3 +129,60 @@ def test_inspector_counts_what_was_attached(registries, tmp_path):
     metrics = replay([str(reg.access_log)], "combined", "r1")
     assert total(metrics, "regslo_registry_requests_total") == len(lines) - len(own)
     assert total(metrics, "regslo_log_lines_total", outcome="ignored") == len(own)
+
+
+def test_inspector_and_cache_metrics_pass_promtool_check_metrics(tmp_path):
+    import subprocess
+
+    from prometheus_client import generate_latest
+
+    from tests.conftest import require
+
+    port = free_port()
+    cfg = parse_config(_config("http://127.0.0.1:1", port).replace(
+        "sources:\n  - format: notifications\n    registry: r1\n",
+        "sources:\n  - format: notifications\n    registry: r1\n  - format: nginx\n    registry: r1\n"
+        f"    path: {tmp_path}/nginx.log\n"
+        "    log_format: '\"$request\" $status $body_bytes_sent $upstream_cache_status'\n"))
+    (tmp_path / "nginx.log").write_text("")
+    service = Service(cfg)  # not started: only its metrics are read
+    try:
+        service.inspector.metrics.size.labels("r1").observe(3e8)
+        service.logs.followers[0].sink.cache("pull", "HIT")
+        service.logs.metrics.publish()
+        text = generate_latest(service.registry)
+    finally:
+        service.server.stop()  # never started: closes its socket
+    assert b"regslo_pushed_image_size_bytes_bucket" in text and b"regslo_registry_cache_requests_total" in text
+    res = subprocess.run([require("promtool"), "check", "metrics"], input=text, capture_output=True, timeout=60)
+    assert res.returncode == 0 and not res.stdout.strip() and not res.stderr.strip(), res.stdout + res.stderr
+
+
+def test_stop_does_not_wait_for_a_frozen_registry(registry):
+    from prometheus_client import CollectorRegistry
+
+    from regslo.sources.inspect.inspector import Inspector
+
+    cfg = parse_config(yaml.safe_dump({
+        "registries": [{"name": "r1", "url": registry.url}],
+        "logs": {"sources": [{"format": "notifications", "registry": "r1"}]},
+        "inspect": {"repositories": ["prod/**"], "delay": "0s", "timeout": "8s"}}))
+    with RegistryClient(Registry("r1", registry.url, "r1")) as c:
+        img = push_image(c, "prod/app", "v1")
+    metrics = CollectorRegistry()
+    inspector = Inspector(cfg, metrics)
+    inspector.start()
+    registry.freeze()  # the port accepts connections, nothing answers
+    try:
+        assert inspector.submit("r1", "prod/app", "v1", img.digest)
+        time.sleep(1.0)  # the read is in flight
+        t = time.monotonic()
+        inspector.stop()
+        took = time.monotonic() - t
+        assert took < 4, took  # not the 8 s inspection timeout
+        # the read in flight ends at its deadline and is counted; nothing is retried
+        _wait(lambda: total(metrics, "regslo_inspect_failures_total") >= 1, 20, "the failed read")
+    finally:
+        registry.resume()
+    assert total(metrics, "regslo_inspect_failures_total", reason="timeout") == 1
+    assert total(metrics, "regslo_pushed_images_inspected_total") == 0

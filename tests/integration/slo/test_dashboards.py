@@ -30,7 +30,16 @@ GAUGES = ["regslo_probe_last_success_timestamp_seconds", "regslo_build_info", "r
           "regslo:registry_requests_rate_limited:ratio_rate5m"]
 HISTOGRAMS = ["regslo_probe_duration_seconds", "regslo_probe_phase_duration_seconds",
               "regslo_replication_lag_seconds", "regslo_registry_request_duration_seconds"]
-KNOWN = set(COUNTERS + GAUGES + list(rules.RECORDS) + ["ALERTS"]
+# image inspector and cache hit ratio (regslo/outputs/extras/supply_chain.py, cache.py)
+COUNTERS += ["regslo_pushed_images_inspected_total", "regslo_pushed_images_with_artifact_total",
+             "regslo_inspect_failures_total", "regslo_inspect_dropped_total", "regslo_inspect_skipped_total",
+             "regslo_registry_cache_requests_total"]
+GAUGES += ["regslo_inspect_queue_length"]
+HISTOGRAMS += ["regslo_pushed_image_size_bytes"]
+EXTRA_RECORDS = ["regslo:pushed_images_signed:ratio1d", "regslo:pushed_images_sbom:ratio1d",
+                 "regslo:pushed_images_scanned:ratio1d", "regslo:pushed_images_provenance:ratio1d",
+                 "regslo:pushed_image_size_bytes:mean1d", "regslo:registry_cache_hit:ratio_rate5m"]
+KNOWN = set(COUNTERS + EXTRA_RECORDS + GAUGES + list(rules.RECORDS) + ["ALERTS"]
             + [h + s for h in HISTOGRAMS for s in ("_bucket", "_count", "_sum")])
 GRAFANA_VARS = {"$__rate_interval": "5m", "$registry": ".*", "$region": ".*", "$slo": ".*"}
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool",

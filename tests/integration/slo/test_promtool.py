@@ -65,6 +65,9 @@ def test_generated_tests_catch_broken_rules(generated, tmp_path):
         "user-pull-availability": [('code=~"5..|429"', 'code=~"5.."'), ('code=~"429|[^4].*"', 'code=~".*"')],
         "pull-latency": [('le="2.0"', 'le="2.5"')],
         "ping-availability-demo": [('window="1m"} > 14.4', 'window="2m"} > 14.4')],
+        "regslo-supply-chain": [('{kind="signature"}', '{kind="sbom"}'), ("_count[1d])) > 0)", "_count[1d])) >= 0)"),
+                                ("> 0.1\n", "> 0.5\n"), ("for: 15m", "for: 1h")],
+        "regslo-cache": [("HIT|STALE|UPDATING|REVALIDATED", "HIT|UPDATING|REVALIDATED"), ('{status!="none"}', "")],
     }
     jobs = []
     for slo, edits in mutants.items():

@@ -27,6 +27,11 @@ SLOS = [
     {"name": "ticket-only", "objective": 99.5, "period": "6h",
      "sli": {"kind": "latency", "source": "logs", "threshold": "10s"},
      "tiers": [{"severity": "ticket", "long_window": "1h", "budget_share": 20}]},
+    {"name": "prod-signed", "objective": 99, "period": "30d", "no_data_after": "12h",
+     "sli": {"kind": "coverage", "artifact": "signature", "region": "eu-west"}},
+    {"name": "prod-scanned-ticket", "objective": 95, "period": "7d", "no_data_after": "1d",
+     "sli": {"kind": "coverage", "source": "inspect", "artifact": "vulnerability_report", "registry": "eu"},
+     "tiers": [{"severity": "ticket", "long_window": "1d", "budget_share": 25}]},
 ]
 
 

@@ -95,3 +95,64 @@ def test_intake_is_bounded_counts_overflow_and_never_blocks():
     assert skipped == {"not_selected": 1, "untagged": 1, "artifact": 1, "duplicate": 0}
     # every kind exists at zero from the start, so ratios are 0 rather than empty
     assert len(series(reg, "regslo_pushed_images_with_artifact_total")) == 5
+
+
+COVERAGE = BASE + """
+inspect: {repositories: ['prod/**']}
+slos:
+  - name: prod-signed
+    sli: {kind: coverage, artifact: signature, registry: r1}
+    objective: 99
+    period: 30d
+"""
+
+
+def test_coverage_slo_counts_inspected_images_with_the_artifact():
+    from regslo.slo.sli import event_query
+
+    cfg = parse_config(COVERAGE)
+    slo = cfg.slos[0]
+    assert (slo.sli.kind, slo.sli.source, slo.sli.artifact, slo.no_data_after) == ("coverage", "inspect", "signature",
+                                                                                   3 * 86400.0)
+    q = event_query(slo.sli)
+    assert q.valid.promql() == 'regslo_pushed_images_inspected_total{registry="r1"}'
+    assert q.good.promql() == 'regslo_pushed_images_with_artifact_total{registry="r1",kind="signature"}'
+    assert slo.runbook_url.endswith("/inspect-coverage.md")
+
+
+@pytest.mark.parametrize("edit, key", [
+    (("artifact: signature", "artifact: tattoo"), "slos[0].sli.artifact"),
+    (("artifact: signature, ", ""), "slos[0].sli.artifact"),
+    (("signature, registry: r1", "signature, registry: r2"), "slos[0].sli.registry"),
+    (("signature, registry: r1", "signature, registry: r1, threshold: 1s"), "slos[0].sli.threshold"),
+    (("inspect: {repositories: ['prod/**']}\n", ""), "slos[0].sli"),
+])
+def test_bad_coverage_slo_names_the_key(edit, key):
+    with pytest.raises(ConfigError) as exc:
+        parse_config(COVERAGE.replace(*edit))
+    assert any(p.startswith(key + ":") for p in exc.value.problems), exc.value.problems
+
+
+def test_a_notifications_file_feeds_the_inspector_too(tmp_path, samples):
+    from regslo.sources.logs.service import LogService
+
+    doc = (samples / "notification_push_manifest.json").read_text()
+    (tmp_path / "events.jsonl").write_text("")
+    cfg = parse_config(f"""
+registries: [{{name: r1, url: 'http://127.0.0.1:5000'}}]
+logs:
+  start_at: beginning
+  sources: [{{path: {tmp_path}/events.jsonl, format: notifications, registry: r1}}]
+""")
+    service = LogService(cfg.logs, CollectorRegistry())
+    got = []
+    service.subscribe(lambda *event: got.append(event))
+    service.poll_once()
+    with open(tmp_path / "events.jsonl", "a") as f:
+        f.write(" ".join(doc.split()) + "\n")
+    service.poll_once()
+    import json
+    pushes = [e for e in json.loads(doc)["events"] if e["action"] == "push" and "manifest" in e["target"]["mediaType"]]
+    assert len(got) == len(pushes) >= 1
+    registry, repo, tag, digest, media = got[0]
+    assert (registry, repo, digest) == ("r1", pushes[0]["target"]["repository"], pushes[0]["target"]["digest"])

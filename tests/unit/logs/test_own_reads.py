@@ -64,3 +64,22 @@ def test_notification_events_of_the_inspector_are_not_counted(samples):
         event.setdefault("request", {})["useragent"] = INSPECTOR_USER_AGENT
     parser.feed_document(doc, sink)
     assert counted >= 1 and sum(metrics.state["events"].values()) == counted
+
+
+def test_cache_status_from_nginx_and_a_cdn_log():
+    from tests.unit.logs.support import series
+
+    fmt = '$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $upstream_cache_status'
+    lines = [f'1.2.3.4 - - [29/Nov/2026:10:00:00 +0000] "GET /v2/a/blobs/sha256:{"0" * 64} HTTP/1.1" 200 5 "-" "c" {s}'
+             for s in ("HIT", "HIT", "MISS", "-", "EXPIRED", "STALE", "WEIRD")]
+    reg, _ = run_lines("nginx", ("\n".join(lines) + "\n").encode(), log_format=fmt)
+    got = {status: v for (op, _r, status), v in series(reg, "regslo_registry_cache_requests_total").items()}
+    assert got == {"HIT": 2, "MISS": 1, "EXPIRED": 1, "STALE": 1, "none": 2}
+    # CloudFront's tab-separated standard log, described as a log_format (x-edge-result-type at the status)
+    cf = ("$date\t$time\t$edge\t$body_bytes_sent\t$remote_addr\t$request_method\t$host\t$request_uri\t$status\t"
+          "$http_referer\t$http_user_agent\t$query\t$cookie\t$upstream_cache_status")
+    rows = [f"2026-11-29\t10:00:00\tFRA56-C1\t5\t1.2.3.4\tGET\td1.cloudfront.net\t/v2/a/blobs/sha256:{'0' * 64}\t200\t-\t"
+            f"containerd/1.7\t-\t-\t{r}" for r in ("Hit", "Miss", "RefreshHit", "Error")]
+    reg, _ = run_lines("nginx", ("\n".join(rows) + "\n").encode(), log_format=cf)
+    got = {status: v for (op, _r, status), v in series(reg, "regslo_registry_cache_requests_total").items()}
+    assert got == {"HIT": 1, "MISS": 1, "REVALIDATED": 1, "none": 1}

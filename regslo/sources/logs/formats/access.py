@@ -18,9 +18,11 @@ NGINX_FORMAT = COMBINED_FORMAT + " $request_time $upstream_response_time"
 _CAPTURED = {"request", "request_method", "request_uri", "status", "body_bytes_sent", "bytes_sent",
              "request_time", "http_user_agent", "upstream_cache_status"}
 _OWN_MARK = '"' + INSPECTOR_PRODUCT  # cheap pre-check before reading the User-Agent field
-# nginx $upstream_cache_status values; "-" (no cache involved) and anything else count as "none"
+# nginx $upstream_cache_status values; "-" (no cache involved) and anything else count as "none". Matched
+# without regard to case, so CDN logs placed at $upstream_cache_status in a log_format work too (Cloudflare's
+# lower-case values; CloudFront's Hit/Miss/RefreshHit; Fastly's PASS and HIT-STALE), see docs/logs.md.
 CACHE_STATUSES = ("HIT", "MISS", "EXPIRED", "BYPASS", "STALE", "UPDATING", "REVALIDATED")
-_CACHE = {s: s for s in CACHE_STATUSES}
+_CACHE = {s: s for s in CACHE_STATUSES} | {"REFRESHHIT": "REVALIDATED", "PASS": "BYPASS", "HIT-STALE": "STALE"}
 
 
 def compile_log_format(log_format: str) -> re.Pattern:
@@ -104,7 +106,7 @@ class AccessParser:
                 duration = None
         sink.request(operation, status, nbytes, repo, duration)
         if self._has_cache:
-            sink.cache(operation, _CACHE.get(groups.get("upstream_cache_status") or "", "none"))
+            sink.cache(operation, _CACHE.get((groups.get("upstream_cache_status") or "").upper(), "none"))
         return PARSED
 
 
