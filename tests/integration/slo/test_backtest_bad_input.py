@@ -12,6 +12,7 @@ import http.server
 import io
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -209,7 +211,13 @@ def guarded(tmp_path_factory):
     (work / "prometheus.yml").write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
     with serve([require("prometheus"), f"--config.file={work / 'prometheus.yml'}",
                 f"--storage.tsdb.path={work / 'data'}", f"--web.config.file={work / 'web.yml'}"]) as url:
-        yield url.replace("http://", "https://"), str(ca.cert_file)
+        url = url.replace("http://", "https://")
+        deadline = time.monotonic() + 60  # the port opens before the TSDB is ready (503 until then)
+        while httpx.get(f"{url}/-/ready", auth=("backtest", PASSWORD), verify=ssl.create_default_context(
+                cafile=str(ca.cert_file)), timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "Prometheus did not become ready"
+            time.sleep(0.2)
+        yield url, str(ca.cert_file)
 
 
 def test_tls_and_basic_auth_from_the_url_or_the_environment(config, guarded):

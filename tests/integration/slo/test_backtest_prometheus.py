@@ -331,6 +331,13 @@ def test_a_query_prometheus_refuses_is_its_error_in_one_line_and_exit_1(world, t
     with serve([require("prometheus"), f"--config.file={config_path.parent / 'prometheus.yml'}",
                 f"--storage.tsdb.path={tmp_path / 'data'}", "--storage.tsdb.retention.time=100y",
                 "--query.max-samples=1000"]) as small:
+        import time
+
+        import httpx
+        deadline = time.monotonic() + 60  # the port opens before the TSDB is ready (503 until then)
+        while httpx.get(f"{small}/-/ready", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "Prometheus did not become ready"
+            time.sleep(0.2)
         result = _cli(["-c", str(config_path), "--prometheus", small, "--start", str(START), "--end", str(END)])
     assert result.returncode == 1
     line = _one_line(result)
