@@ -37,9 +37,9 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 30s or 5m, got {value!r}")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f"duration must not be negative, got {value!r}")
-        return float(value)
+        if value != value or value < 0:  # NaN compares false with everything
+            raise ValueError(f"duration must be a non-negative number of seconds, got {value!r}")
+        return _bounded(float(value), value)
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"expected a duration like 30s or 5m, got {value!r}")
     text = value.strip()
@@ -52,7 +52,16 @@ def parse_duration(value: object) -> float:
         pos = match.end()
     if pos != len(text) or pos == 0:
         raise ValueError(f"expected a duration like 30s, 5m or 1h30m, got {value!r}")
-    return total
+    return _bounded(total, value)
+
+
+MAX_DURATION = 100 * 365 * 86400.0  # a century: larger values are typos, and overflow later arithmetic
+
+
+def _bounded(seconds: float, value: object) -> float:
+    if not seconds <= MAX_DURATION:  # also catches infinity
+        raise ValueError(f"duration must be at most 100 years, got {value!r}")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

@@ -192,8 +192,12 @@ def tests(config: Any) -> list[dict[str, Any]]:
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
 
+# the dashboards' registry and region variables (every capacity series has a registry label)
+SELECTED = ' and on (registry) regslo_registry_info{registry=~"$registry",region=~"$region"}'
+
+
 def _target(expr: str, legend: str = "{{registry}}", instant: bool = False) -> dict[str, Any]:
-    target = {"refId": "A", "datasource": DS, "expr": expr, "legendFormat": legend}
+    target = {"refId": "A", "datasource": DS, "expr": f"({expr}){SELECTED}", "legendFormat": legend}
     if instant:
         target.update(instant=True, format="table")
     return target

@@ -281,6 +281,10 @@ def panels(config: Any, dashboard: str) -> list[dict]:
     if dashboard != "oncall":
         return []
     reg = 'registry=~"$registry"'
+    # log, replication and token series have no region label: joined to it through regslo_registry_info
+    in_region = ' and on (registry) regslo_registry_info{region=~"$region"}'
+    src_in_region = (' and on (source) label_join(regslo_registry_info{region=~"$region"}, "source", "", '
+                     '"registry")')
     out = [{"type": "row", "title": "Integrity and auth", "collapsed": False, "panels": [], "gridPos": {"w": 24, "h": 1}},
            _panel("Firing integrity and auth alerts",
                   [(f'ALERTS{{alertname=~"{"|".join(ALERTS)}",alertstate="firing"}} or on () vector(0)', "")],
@@ -288,23 +292,26 @@ def panels(config: Any, dashboard: str) -> list[dict]:
                   description="Digest mismatches, tags differing between regions, protected tags moved, token "
                               "service down. A single row with value 0: none firing."),
            _panel("Digest mismatches (last 1h)",
-                  [(f'sum by (registry, probe) (increase(regslo_probe_failures_total{{reason="digest_mismatch",{reg}}}[1h]))',
+                  [(f'sum by (registry, probe) (increase(regslo_probe_failures_total{{reason="digest_mismatch",{reg},'
+                    f'region=~"$region"}}[1h]))',
                     "{{registry}} {{probe}}"),
                    ('sum by (source, destination) (increase(regslo_replication_digest_mismatches_total'
-                    '{source=~"$registry"}[1h]))', "replication {{source}} -> {{destination}}")],
+                    f'{{source=~"$registry"}}[1h]){src_in_region})', "replication {{source}} -> {{destination}}")],
                   description="Probe reads whose bytes did not match their digest (page), and replicated images "
                               "served under another digest at the destination."),
            _panel("Auth failures per request (from logs, challenges excluded)",
-                  [(f"{AUTH_RATIO}{{{reg}}}", "{{registry}}")], unit="percentunit",
+                  [(f"{AUTH_RATIO}{{{reg}}}{in_region}", "{{registry}}")], unit="percentunit",
                   description="401/403 responses except the anonymous 401 every client gets on its first GET /v2/."),
            _panel("Token requests by result",
-                  [(f"sum by (registry, result) (rate(regslo_auth_token_requests_total{{{reg}}}[$__rate_interval]))",
+                  [(f"sum by (registry, result) (rate(regslo_auth_token_requests_total{{{reg}}}[$__rate_interval])"
+                    f"{in_region})",
                     "{{registry}} {{result}}")], unit="ops",
                   description="The probes' own token requests; only 5m without a success while requests fail "
                               "pages (RegsloTokenServiceDown).")]
     if getattr(config, "immutable_tags", None):
         out.append(_panel("Protected tag overwrites (last 1h)",
-                          [(f"sum by (registry) (increase(regslo_registry_protected_tag_overwrites_total{{{reg}}}[1h]))",
+                          [(f"sum by (registry) (increase(regslo_registry_protected_tag_overwrites_total{{{reg}}}[1h])"
+                             f"{in_region})",
                             "{{registry}}")],
                           description="Which tag, digests and actor: the status page (protected_tag_overwrites)."))
     if getattr(config, "consistency", None):

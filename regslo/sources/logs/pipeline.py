@@ -63,6 +63,47 @@ class LineSplitter:
         return out, consumed
 
 
+class StreamSplitter:
+    """``LineSplitter`` for a stream read from start to end (``regslo logs replay``): the same lines and the
+    same handling of overlong lines, but it keeps the partial last line itself and splits each chunk as it
+    comes, so a chunk is never copied whole (joining it to the previous partial line, or slicing it to the
+    last newline, copied every byte of the file once more)."""
+
+    __slots__ = ("max_line_bytes", "skipping", "_pending")
+
+    def __init__(self, max_line_bytes: int = 65536):
+        self.max_line_bytes = max_line_bytes
+        self.skipping = False
+        self._pending = b""
+
+    def feed(self, chunk: bytes, final: bool = False) -> list[bytes | None]:
+        """Complete lines of ``chunk`` (with what came before); ``final``: the stream ends after it."""
+        limit = self.max_line_bytes
+        lines = chunk.split(b"\n")
+        if self.skipping:  # inside an overlong line already counted: drop up to its newline
+            if len(lines) == 1:
+                return []
+            self.skipping = False
+            del lines[0]
+        elif self._pending:
+            lines[0] = self._pending + lines[0]
+        rest = lines.pop()  # after the last newline (b"" when the chunk ends with one)
+        self._pending = b""
+        if final:
+            if rest:
+                lines.append(rest)
+        elif len(rest) > limit:  # an overlong partial line: count it now, skip to its newline
+            self.skipping = True
+            rest = None
+        else:
+            self._pending = rest
+        if lines and max(map(len, lines)) > limit:
+            lines = [line if len(line) <= limit else None for line in lines]
+        if rest is None:
+            lines.append(None)
+        return lines
+
+
 def feed_lines(lines: list[bytes | None], parser: Parser, sink: Sink) -> tuple[int, int, int]:
     """Parse ``lines`` into ``sink`` and record the outcome counts; returns (parsed, ignored, malformed)."""
     batch = getattr(parser, "feed_batch", None)

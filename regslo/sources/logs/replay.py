@@ -18,9 +18,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from regslo.sli.log_metrics import LogMetrics
 from regslo.sources.logs.formats import FORMATS, make_parser
 from regslo.sources.logs.formats.distribution import error_request_id
-from regslo.sources.logs.pipeline import LineSplitter, feed_lines
+from regslo.sources.logs.pipeline import StreamSplitter, feed_lines
 
-CHUNK = 4 * 1024 * 1024
+CHUNK = 1024 * 1024  # read size: a chunk and its lines stay in the CPU caches (4 MiB was 5-10% slower)
 PARALLEL_FORMATS = ("distribution-json", "distribution-text", "combined", "distribution", "nginx", "harbor-audit")
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # below this, forking costs more than it saves
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -40,14 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def replay_stream(stream, parser, sink, max_line_bytes: int, final: bool = True) -> None:
-    splitter = LineSplitter(max_line_bytes)
-    pending = b""
+    splitter = StreamSplitter(max_line_bytes)
+    read, split = stream.read, splitter.feed
     while True:
-        chunk = stream.read(CHUNK)
-        data = pending + chunk if pending else chunk
-        lines, consumed = splitter.feed(data, final=final and not chunk)
-        feed_lines(lines, parser, sink)
-        pending = data[consumed:]
+        chunk = read(CHUNK)
+        feed_lines(split(chunk, final=final and not chunk), parser, sink)
         if not chunk:
             return
 

@@ -57,8 +57,10 @@ class LogService:
             self._load_tags()
             saved = self._load_checkpoint()
             saved_sources = saved.get("sources", {}) if saved else None
+            saved_ids = _valid_request_ids(saved.get("request_ids") if saved else None)
         else:
             saved_sources = handover
+            saved_ids = _request_ids(previous.followers)
             self.metrics.retain({s.label for s in logs_config.sources}, set(logs_config.registries))
         self.followers: list[SourceFollower] = []
         self.webhooks: dict[str, tuple[Any, Any]] = {}
@@ -69,6 +71,8 @@ class LogService:
             parser = make_parser(source.format, {"log_format": source.log_format, "tags": self.tags, "seen": self.seen,
                                                  "on_push": self._manifest_pushed})
             sink = self.metrics.sink(source.registry, source.label)
+            if source.label in saved_ids and getattr(parser, "ids", None) is not None:
+                parser.ids.extend(saved_ids[source.label])  # error lines of a response read before the restart
             self.metrics.count_live("checkpoint_failures", (source.label,), 0)
             if source.format == "distribution-gc":
                 sink.declare_gc()
@@ -202,6 +206,7 @@ class LogService:
             with self.metrics.lock:
                 self._dirty = False
                 data = {"sources": {f.sink.source: f.entries() for f in self.followers},
+                        "request_ids": _request_ids(self.followers),
                         "metrics": self.metrics.dump()}
             if self.store is not None:
                 try:
@@ -292,6 +297,27 @@ def _bearer(headers: dict[str, str]) -> bytes | None:
 
 
 _ENTRY_TYPES = {"path": str, "dev": int, "ino": int, "offset": int, "fp": str, "fp_len": int}
+
+
+RESUME_IDS = 64  # error-line request ids kept per source across a restart or reload (a response's lines are adjacent)
+
+
+def _request_ids(followers: list) -> dict[str, list[str]]:
+    """The newest request ids of each source whose parser de-duplicates error lines (distribution formats)."""
+    out = {}
+    for f in followers:
+        ids = getattr(f.parser, "ids", None)
+        if ids is not None:
+            out[f.sink.source] = ids.tail(RESUME_IDS)
+    return out
+
+
+def _valid_request_ids(value: object) -> dict[str, list[str]]:
+    """The checkpoint's request ids; anything malformed (an older or hand-edited file) is dropped, not fatal."""
+    if not isinstance(value, dict):
+        return {}
+    return {label: [i for i in ids if isinstance(i, str) and 0 < len(i) <= 256][-RESUME_IDS:]
+            for label, ids in value.items() if isinstance(label, str) and isinstance(ids, list)}
 
 
 def _valid_sources(sources: object) -> dict[str, list[dict]]:

@@ -4,6 +4,7 @@ set, evaluated by promtool on series of two registries in two regions return onl
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import yaml
@@ -56,3 +57,25 @@ def test_region_variable_filters_log_and_replication_panels(example_files, tmp_p
     path.write_text(yaml.safe_dump({"rule_files": [], "tests": tests}))
     res = subprocess.run([require("promtool"), "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert res.returncode != 0
+
+
+# series about one registry (probes, its logs, its storage and GC, its token server) or one replication
+# pair: a panel showing them follows the region variable (regslo_registry_info is the join itself)
+PER_REGISTRY = re.compile(r"\b(regslo_(?:probe|registry|replication|storage|gc|auth)_\w+|regslo:registry_\w+)")
+
+
+def test_every_panel_on_registry_series_follows_the_region_variable(example_files):
+    """Generated panels (templates and every extras module, with the example config's storage, GC, integrity
+    and traffic sections) filter on $region wherever they show per-registry or replication series."""
+    unfiltered, checked = [], 0
+    for name, text in example_files.items():
+        if not name.startswith("dashboards/"):
+            continue
+        for panel in json.loads(text)["panels"]:
+            for target in panel.get("targets", []):
+                metrics = set(PER_REGISTRY.findall(target["expr"])) - {"regslo_registry_info"}
+                if metrics:
+                    checked += 1
+                    if "$region" not in target["expr"]:
+                        unfiltered.append((name, panel["title"], sorted(metrics)))
+    assert checked > 40 and not unfiltered, unfiltered

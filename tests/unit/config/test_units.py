@@ -9,7 +9,8 @@ def test_parse_duration(text, seconds):
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("bad", ["", "5", "5 m", "m5", "5mm", "-1s", "1h 30m", True, None, "1.5.2s"])
+@pytest.mark.parametrize("bad", ["", "5", "5 m", "m5", "5mm", "-1s", "1h 30m", True, None, "1.5.2s",
+                                 float("nan"), float("inf"), 1e308, "99999999999999d"])
 def test_parse_duration_rejects(bad):
     with pytest.raises(ValueError):
         parse_duration(bad)
@@ -31,3 +32,12 @@ def test_parse_size(text, size):
 def test_parse_size_rejects(bad):
     with pytest.raises(ValueError):
         parse_size(bad)
+
+
+@pytest.mark.parametrize("period", [".nan", ".inf", "1e308", "9999999999999w"])
+def test_a_non_finite_or_huge_duration_in_the_config_is_a_key_error_not_a_crash(period):
+    from regslo.config import ConfigError, parse_config
+    with pytest.raises(ConfigError) as err:
+        parse_config("registries: [{name: us, url: 'http://127.0.0.1:5000', region: us-east}]\n"
+                     f"probes: {{interval: {period}}}\n")
+    assert [p for p in err.value.problems if p.startswith("probes.interval:")], err.value.problems

@@ -83,18 +83,22 @@ def test_batch_path_agrees_with_per_line_path_on_every_line_of_the_test_data():
         assert counts == tuple(outcomes.count(o) for o in ("parsed", "ignored", "malformed")), path.name
 
 
+_MESSAGES = ["response completed", "response completed with error", "response completed later",
+             "response completedX", "Response completed", "authorized request"]
 _UNITS = ["ns", "\u00b5s", "\u03bcs", "us", "ms", "s", "m", "h", "x", ""]
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.text("0123456789.", max_size=14), st.sampled_from(_UNITS), st.sampled_from(_UNITS),
-       st.sampled_from([200, 201, 404, 429, 500, 99, 1000]), st.one_of(st.none(), st.integers(-5, 10**9)))
-def test_batch_path_agrees_on_any_duration_and_field_values(number, unit, unit2, status, written):
-    """Odd durations (several units, too many digits, no digits) and out-of-range fields: same outcome and
-    the same totals, to the bit, as the per-line path (which uses parse_go_duration)."""
+       st.sampled_from([200, 201, 404, 429, 500, 99, 1000]), st.one_of(st.none(), st.integers(-5, 10**9)),
+       st.sampled_from(_MESSAGES))
+def test_batch_path_agrees_on_any_duration_and_field_values(number, unit, unit2, status, written, msg):
+    """Odd durations (several units, too many digits, no digits), out-of-range fields and other messages
+    (the batch path compares the two the registry writes whole): same outcome and the same totals, to the
+    bit, as the per-line path (which uses parse_go_duration)."""
     fields = {"http.request.id": "id-1", "http.request.method": "GET", "http.request.uri": "/v2/a/manifests/v1",
               "http.response.duration": number + unit + ("1" + unit2 if unit2 else ""),
-              "http.response.status": status, "level": "info", "msg": "response completed"}
+              "http.response.status": status, "level": "info", "msg": msg}
     if written is not None:
         fields["http.response.written"] = written
     raw = json.dumps(dict(sorted(fields.items())), ensure_ascii=False).encode()
@@ -117,3 +121,20 @@ def test_garbage_undecodable_and_crlf_lines_in_the_batch_path(samples):
     with metrics.lock:
         assert feed_lines(lines, parser, sink) == (1, 2, 3)  # parsed the CRLF line; {} and "" ignored
     assert sum(metrics.state["requests"].values()) == 1
+
+
+_NOT_REQUESTS = [b'{"level":"info","msg":"authorized request","time":"2026-11-27T07:44:59Z"}', b"{}", b"{not json}",
+                 b"{}\r", b" {} ", b"\x1c{}", b"{\xff}", b"{\xc3\xa9}", b"[]", b"{", b"}", b"", b"   ", b"plain text",
+                 b'{"msg":"\\u0072esponse completed","http.response.status":200}', b"\xef\xbb\xbf{}", b"{}\x85"]
+
+
+def test_lines_without_the_completion_phrase_skip_the_parse_and_agree_with_feed():
+    """The batch path decides a line without ``response completed`` without parsing it (or hands it to
+    ``feed``): the outcome of each, and of all of them in one batch, is feed()'s."""
+    for raw in _NOT_REQUESTS:
+        ref, outcomes = _per_line([raw])
+        got, counts = _batched([raw])
+        assert got == ref and counts == tuple(outcomes.count(o) for o in ("parsed", "ignored", "malformed")), raw
+    ref, outcomes = _per_line(_NOT_REQUESTS)
+    assert 0 < outcomes.count("malformed") < outcomes.count("ignored")
+    assert _batched(_NOT_REQUESTS)[1] == tuple(outcomes.count(o) for o in ("parsed", "ignored", "malformed"))

@@ -178,3 +178,61 @@ def test_a_checkpoint_from_before_the_class_label_restores_all_but_repository_ro
     assert new.state["requests"] == {("r1", "pull", "200"): 1} and new.state["repos"] == {}
     new.sink("r1", "s").request("pull", "503", 0, "team/app")
     assert new.state["repos"] == {("r1", "team/app", "pull", "5xx"): 1}
+
+
+def _requests_and_durations(state: dict) -> tuple[dict, dict]:
+    return dict(state["requests"]), {key: sum(counts) for key, counts in state["dur"].items()}
+
+
+@pytest.mark.parametrize("fmt,name", [("distribution-json", "r5-json.stderr.log"), ("distribution-text", "r5-text.stderr.log"),
+                                      ("distribution", "r5-json-mixed.log"), ("distribution", "r5-text-mixed.log")])
+@pytest.mark.parametrize("how", ["restart", "reload"])
+def test_a_restart_or_reload_between_the_lines_of_one_response_counts_it_once(samples, tmp_path, fmt, name, how):
+    """The follower may read the first errors[] line of a response before the registry has written the
+    next; the recent request ids go into the checkpoint (restart) and to the successor (reload), so the
+    totals are those of one uninterrupted read (each request and its duration once)."""
+    from prometheus_client import CollectorRegistry
+
+    from regslo.config import parse_config
+    from regslo.sli.log_metrics import LogMetrics
+    from regslo.sources.logs.formats import make_parser
+    from regslo.sources.logs.pipeline import LineSplitter, feed_lines
+    from regslo.sources.logs.service import LogService
+    data = (samples / name).read_bytes()
+    reference = LogMetrics(CollectorRegistry())
+    with reference.lock:
+        feed_lines(LineSplitter().feed(data, final=True)[0], make_parser(fmt), reference.sink("r1", "app"))
+    text = data.decode().splitlines(keepends=True)
+    three = [i for i, line in enumerate(text) if "three-missing" in line and "with error" in line]
+    assert len(three) == 3 and three[2] - three[0] <= 3
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "registry.log"
+    log.write_text("".join(text[:three[0] + 1]))  # up to the response's first error line
+    cfg = parse_config(f"""
+registries: [{{name: r1, url: 'http://127.0.0.1:5000'}}]
+logs:
+  start_at: beginning
+  checkpoint_dir: state
+  sources: [{{path: 'logs/*.log', format: {fmt}, registry: r1, name: app}}]
+""", base_dir=tmp_path)
+    first = LogService(cfg.logs, CollectorRegistry())
+    first.poll_once()
+    if how == "restart":
+        first.stop()
+        second = LogService(cfg.logs, CollectorRegistry())
+    else:
+        second = LogService(cfg.logs, CollectorRegistry(), previous=first)
+    with open(log, "a") as f:
+        f.write("".join(text[three[0] + 1:]))
+    second.poll_once()
+    second.stop()
+    got = _requests_and_durations(second.metrics.state)
+    assert got == _requests_and_durations(reference.state)
+    assert sum(got[1].values()) == len(_first_durations(_completions(samples, "json" if "json" in name else "text", name)))
+
+
+def test_request_ids_of_a_foreign_or_damaged_checkpoint_are_dropped_not_fatal():
+    from regslo.sources.logs.service import RESUME_IDS, _valid_request_ids
+    assert _valid_request_ids(None) == {} and _valid_request_ids(["a"]) == {}
+    assert _valid_request_ids({"app": ["a", 5, "", "x" * 300, "b"], "other": "ab", 3: ["c"]}) == {"app": ["a", "b"]}
+    assert _valid_request_ids({"app": [str(i) for i in range(500)]})["app"] == [str(i) for i in range(500 - RESUME_IDS, 500)]

@@ -1,6 +1,6 @@
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
-from regslo.sources.logs.pipeline import LineSplitter
+from regslo.sources.logs.pipeline import LineSplitter, StreamSplitter
 
 
 def test_partial_line_is_not_consumed():
@@ -84,3 +84,25 @@ def test_replay_stream_counts_alike_whatever_the_chunk_size(samples, tmp_path, m
         for size in (1, 7, 64, 511, 513, 1000, 4096):
             monkeypatch.setattr(replay_module, "CHUNK", size)
             assert exposition(fmt) == whole, (fmt, size)
+
+
+_PIECES = [b"a", b"{}", b"\n", b"\r\n", b"x" * 9, b"y" * 30, b"\n\n"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=30), st.lists(st.integers(0, 40), max_size=12),
+       st.integers(4, 20))
+def test_stream_splitter_gives_the_lines_of_the_offset_splitter_for_any_chunking(pieces, cuts, limit):
+    """StreamSplitter (replay: keeps the partial line itself) against LineSplitter (the follower: offsets)
+    fed the whole stream at once: the same lines, overlong ones as None, wherever the chunks are cut; it never
+    holds more than one line's worth of bytes."""
+    data = b"".join(pieces)
+    reference, _ = LineSplitter(limit).feed(data, final=True)
+    positions = sorted({min(c * 3, len(data)) for c in cuts})
+    chunks = [data[a:b] for a, b in zip([0, *positions], [*positions, len(data)])]
+    splitter, got = StreamSplitter(limit), []
+    for chunk in chunks:
+        got += splitter.feed(chunk)
+        assert len(splitter._pending) <= limit  # bounded: an overlong partial line is not kept
+    got += splitter.feed(b"", final=True)
+    assert got == reference

@@ -62,7 +62,9 @@ def test_webhook_answers_fast_while_a_follower_holds_work(service, samples):
     for i in range(200):
         doc = envelope(samples, id=f"e{i}")
         assert service.handle_notification(json.dumps(doc).encode(), CT, "us")[0] == 200
-    assert (time.perf_counter() - started) / 200 < 0.01
+    # a bound with slack for a loaded machine: a notification that waited for a poll round or a checkpoint
+    # write would take tenths of a second each; parsing and counting one takes well under a millisecond
+    assert (time.perf_counter() - started) / 200 < 0.1
     assert events(service) == {"push": 200}
     assert service.handle_notification(body, CT, "us")[0] == 200
 

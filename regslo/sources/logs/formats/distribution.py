@@ -23,6 +23,7 @@ from regslo.sources.logs.classify import INSPECTOR_PRODUCT, OPERATIONS, classify
 from regslo.sources.logs.formats.access import own_access_line, parse_access_line
 
 _COMPLETED = "response completed"
+_PHRASE = _COMPLETED.encode()  # in every line that may be a request ("msg" or logstash's "message")
 _WITH_ERROR = "response completed with error"
 RECENT_IDS = 1024  # error-line request ids remembered per parser; a response's lines are adjacent
 
@@ -48,6 +49,15 @@ class RecentIds:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def tail(self, n: int) -> list[str]:
+        """The ``n`` newest ids, oldest first (kept in the checkpoint: a restart or reload between two lines
+        of one response must not count it twice)."""
+        return list(self._ids)[-n:] if n > 0 else []
+
+    def extend(self, ids: list[str]) -> None:
+        for rid in ids:
+            self.repeat(rid)
 
 
 _JSON_ID = '"http.request.id":"'
@@ -147,17 +157,28 @@ class JsonParser:
         seconds_by_op: dict[str, list[float]] = {op: [] for op in OPERATIONS}
         codes = _CODES
         fields = _FIELDS
+        rfind = bytes.rfind  # from the end: the message is among the last keys logrus writes (sorted)
         for raw in lines:
-            if raw is None:
+            if raw is None:  # an overlong line
                 malformed += 1
                 continue
-            d = None
-            try:
-                d = loads(raw)
-                msg, agent, method, uri, status, written, duration = fields(d)
-            except Exception:  # not json, not an object, or a field missing: decided below
-                msg = None
-            if type(msg) is str and msg.startswith(_COMPLETED):
+            if rfind(raw, _PHRASE) < 0:  # not a request (most of what the registry logs): no json parse
+                if raw[:1] == b"{" and raw[-1:] == b"}" and raw.isascii():
+                    ignored += 1  # what feed() decides for it (braces, no completion message)
+                    continue
+                d = msg = None  # anything else: feed() decides (CR, other whitespace, bytes not UTF-8)
+            else:
+                try:
+                    d = loads(raw)
+                except Exception:  # not json: decided below
+                    d = msg = None
+                else:
+                    try:
+                        msg, agent, method, uri, status, written, duration = fields(d)
+                    except Exception:  # not an object, or a field missing: decided below
+                        msg = None
+            # the two messages the registry writes, compared whole; any other completion text takes feed()
+            if msg == _COMPLETED or msg == _WITH_ERROR:
                 if type(agent) is str and agent.startswith(own):  # as own_read(), inlined
                     ignored += 1  # the image inspector's own read, not a user's request
                     continue
@@ -172,8 +193,7 @@ class JsonParser:
                         whole, _dot, frac = duration[:-len(unit)].partition(".")
                         ns = whole + frac + _ZEROS[digits - len(frac)] if len(frac) <= digits else ""
                         if ns.isdigit() and ns.isascii() and (whole or frac):
-                            seconds = int(ns) / 1e9
-                            if msg.startswith(_WITH_ERROR):
+                            if msg == _WITH_ERROR:
                                 rid = d.get("http.request.id")
                                 if type(rid) is str and rid and seen(rid):
                                     ignored += 1  # a further errors[] entry of a counted response
@@ -181,7 +201,7 @@ class JsonParser:
                             operation, repo = classify(method, uri)
                             append_key((operation, codes[status], repo))
                             nbytes[operation] += written
-                            seconds_by_op[operation].append(seconds)
+                            seconds_by_op[operation].append(int(ns) / 1e9)
                             parsed += 1
                             continue
             elif type(d) is dict and raw[:1] == b"{":  # json, but maybe not a request: the common case
@@ -334,6 +354,7 @@ class MixedParser:
     def __init__(self) -> None:
         self._json = JsonParser()
         self._text = TextParser()
+        self.ids = self._text.ids = self._json.ids  # one memory of error-line ids for the stream
 
     def feed(self, line: str, sink: Sink) -> str:
         first = line[:1]
