@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -51,7 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objective", metavar="LIST", help="what-if objectives, e.g. 99.5,99.9,99.95")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--chart", metavar="FILE.svg", help="draw burn rates, thresholds and alerts into FILE")
-    parser.add_argument("--timeout", default="60s", metavar="DURATION", help="per Prometheus query (default 60s)")
+    parser.add_argument("--timeout", default="60s", metavar="DURATION",
+                        help="per Prometheus query, the whole answer (default 60s)")
+    parser.add_argument("--ca-file", metavar="PEM", help="CA certificates to verify an https Prometheus with "
+                        "(default: the system's); basic auth: user:pass@ in the URL, or user@ and "
+                        "$REGSLO_PROMETHEUS_PASSWORD")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -67,7 +72,10 @@ def main(args: argparse.Namespace) -> int:
         print("error: not enough memory for this range and step: use a larger --step or a shorter range",
               file=sys.stderr)
         return 1
-    except (KeyError, IndexError, TypeError, ValueError) as exc:  # e.g. an unexpected answer from a proxy
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:  # e.g. an unexpected answer from a proxy
         print(f"error: unexpected data: {type(exc).__name__}: {str(exc)[:200]}", file=sys.stderr)
         return 1
 
@@ -114,7 +122,7 @@ def _pick(config, names: list[str]) -> list[SLO]:
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise Usage(f"--slo: unknown SLO {unknown[0]!r} (known: {', '.join(by_name)})")
-    return [by_name[n] for n in names] if names else list(config.slos)
+    return [by_name[n] for n in dict.fromkeys(names)] if names else list(config.slos)  # each once
 
 
 def _min_window(config) -> float:
@@ -125,6 +133,8 @@ def _min_window(config) -> float:
 
 def run(args: argparse.Namespace) -> int:
     step = _duration("--step", args.step)
+    if step < 1:  # the evaluation grid is in milliseconds; no rule group is evaluated more than once a second
+        raise Usage(f"--step: must be at least 1s, got {args.step!r}")
     try:
         offset = parse_duration(args.eval_offset)
     except ValueError as exc:
@@ -136,12 +146,15 @@ def run(args: argparse.Namespace) -> int:
     start, end = _time("--start", args.start), _time("--end", args.end)
     if bool(args.prometheus) == bool(args.logs):
         raise Usage("give either --prometheus URL or --logs FORMAT:REGISTRY:FILE (one of them)")
+    verify = _prometheus_target(args)
     if args.prometheus and (start is None or end is None):
         raise Usage("--prometheus needs --start and --end")
     if start is not None and end is not None and start >= end:
         raise Usage(f"--start ({_iso(start)}) must be before --end ({_iso(end)})")
     if args.chart and not args.chart.endswith(".svg"):
         raise Usage(f"--chart: expected a file name ending in .svg, got {args.chart!r}")
+    if args.chart and not os.access(os.path.dirname(os.path.abspath(args.chart)), os.W_OK):
+        raise Usage(f"--chart: cannot write into the directory of {args.chart}")  # before minutes of work
     specs = [_log_spec(s) for s in args.logs]
     config = load_or_exit(args.config, check_secrets=False)
     slos = _pick(config, args.slo)
@@ -168,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     if specs:
         data, start, end = _from_logs(specs, slos, start, end, step)
     else:
-        data = _from_prometheus(args.prometheus, slos, start, end, lookback, timeout)
+        data = _from_prometheus(args.prometheus, slos, start, end, lookback, timeout, verify)
     times = eval_times(start, end, step, offset)
     if len(times) == 0:
         raise Usage(f"no evaluation time between --start and --end at --step {format_duration(step)}")
@@ -182,8 +195,8 @@ def run(args: argparse.Namespace) -> int:
         bt = SLOBacktest(slo, series, times, min_window=min_window)
         results.append(_summary(bt, start, end, objectives))
     if args.format == "json":
-        print(json.dumps({"start": start, "end": end, "step": step,
-                          "slos": [r["json"] for r in results]}, indent=2))
+        print(json.dumps(_finite({"start": start, "end": end, "step": step,
+                                  "slos": [r["json"] for r in results]}), indent=2, allow_nan=False))
     else:
         print(_text(results, start, end, step))
     if args.chart:
@@ -194,6 +207,17 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise Usage(f"--chart: cannot write {args.chart}: {exc.strerror}") from None
     return 1 if missing else 0
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a NaN counter sample in Prometheus spreads into sums) as null: strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _log_spec(text: str) -> tuple[str, str, str]:
@@ -221,6 +245,9 @@ def _from_logs(specs, slos, start, end, step):
     if span is None:
         raise Failed(f"the logs hold no timed request lines ({logs.lines['parsed']} parsed, "
                      f"{logs.lines['malformed']} malformed, {logs.lines['untimed']} without a time)")
+    if (start is not None and span[1] <= start) or (end is not None and span[0] > end):
+        raise Failed(f"the logs hold requests from {_iso(span[0])} to {_iso(span[1])} UTC, none between --start "
+                     f"and --end")
     # default: from just before the first request (events at exactly --start belong to the range before it)
     start = math.floor(span[0]) - 1.0 if start is None else start
     end = span[1] + step if end is None else end
@@ -242,10 +269,36 @@ def _from_logs(specs, slos, start, end, step):
     return data, start, end
 
 
-def _from_prometheus(url: str, slos: list[SLO], start: float, end: float, lookback: float, timeout: float):
+def _prometheus_target(args: argparse.Namespace):
+    """Check --prometheus and --ca-file (exit 2 on a bad one); the ``verify`` argument for the client."""
+    if args.ca_file and not args.prometheus:
+        raise Usage("--ca-file goes with --prometheus https://...")
+    if not args.prometheus:
+        return True
+    import httpx
+    try:
+        url = httpx.URL(args.prometheus)
+    except (httpx.InvalidURL, ValueError):
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        shown = args.prometheus.rsplit("@", 1)[-1]  # never echo credentials
+        raise Usage(f"--prometheus: expected a URL like http://prometheus:9090, got {shown!r}")
+    if not args.ca_file:
+        return True
+    import ssl
+    try:
+        return ssl.create_default_context(cafile=args.ca_file)
+    except ssl.SSLError as exc:
+        raise Usage(f"--ca-file {args.ca_file}: not PEM CA certificates: {exc.reason or exc}") from None
+    except OSError as exc:
+        raise Usage(f"--ca-file {args.ca_file}: cannot read: {exc.strerror or exc}") from None
+
+
+def _from_prometheus(url: str, slos: list[SLO], start: float, end: float, lookback: float, timeout: float,
+                     verify=True):
     """Series per SLO and role, from ``start - lookback`` (the longest window before the first evaluation)."""
     from regslo.slo.backtest_sources import PrometheusSource, QueryError
-    source = PrometheusSource(url, timeout=timeout)
+    source = PrometheusSource(url, timeout=timeout, verify=verify)
     cache: dict[str, list[Counter]] = {}
     data: dict[str, dict[str, list[Counter]]] = {}
     try:
@@ -266,7 +319,7 @@ def _from_prometheus(url: str, slos: list[SLO], start: float, end: float, lookba
             span = int(end - start + lookback) + 1
             any_data = source._query(f'count(count_over_time({{__name__=~"regslo_.+"}}[{span}s]))', end)
             if not any_data:
-                raise Failed(f"Prometheus at {url} has no regslo samples between {_iso(start)} and {_iso(end)}")
+                raise Failed(f"Prometheus at {source.url} has no regslo samples between {_iso(start)} and {_iso(end)}")
         for slo in empty:
             print(f"error: slo {slo.name}: {event_query(slo.sli).valid.promql()} matches no series between "
                   f"{_iso(start)} and {_iso(end)}", file=sys.stderr)

@@ -4,8 +4,10 @@ own timestamps. Both give ``regslo.slo.backtest.Counter`` series per selector.
 Prometheus: the raw samples of every series a selector matches, read with instant queries of range
 selectors (``sel[Ns]`` at the chunk end), so the backtest sees exactly the samples ``increase()`` sees. A
 first ``count_over_time`` query sizes the chunks so that no series returns more than ``MAX_POINTS`` points
-in one response (the 11,000 points per series Prometheus allows a range query), and tells which selectors
-match nothing. Progress goes to stderr.
+in one response (the 11,000 points per series Prometheus allows a range query) and no response holds more
+than ``RESPONSE_POINTS`` in all, and tells which selectors match nothing. Every answer is read up to
+``MAX_BODY`` bytes within the timeout for the whole answer; credentials come from the URL (or
+$REGSLO_PROMETHEUS_PASSWORD) and never appear in messages. Progress goes to stderr.
 
 Logs: the same parsers as the tailer (``regslo.sources.logs.formats``) feed a sink that notes each request
 with the timestamp of its line; the requests become the counters the tailer would export
@@ -15,9 +17,12 @@ if scraped at every evaluation time.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
 import sys
+import time
 from bisect import bisect_left
 from datetime import datetime, timezone
 from typing import Callable, TextIO
@@ -25,6 +30,7 @@ from typing import Callable, TextIO
 import httpx
 import numpy as np
 
+from regslo.redact import redact, remember_secret
 from regslo.sli.buckets import REQUEST_DURATION_BUCKETS
 from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED
 from regslo.slo.backtest import MS, Counter
@@ -34,18 +40,44 @@ from regslo.sources.logs.pipeline import LineSplitter
 
 MAX_POINTS = 11_000  # Prometheus' limit per series in one range query
 CHUNK_POINTS = 10_000  # what we aim for, leaving room for uneven scrape density
+MAX_CHUNKS = 100_000  # queries per selector (30 days at a 1 s scrape interval need 260)
 LOG_FORMATS = ("distribution", "distribution-json", "distribution-text", "combined", "nginx")
+
+
+MAX_BODY = 64 * 1024 * 1024  # one answer read into memory; chunks are sized to stay far below (~26 MB)
+RESPONSE_POINTS = 1_000_000  # all series of one chunk together (about 40 MB of JSON)
+PASSWORD_ENV = "REGSLO_PROMETHEUS_PASSWORD"  # basic auth password when the URL names only the user
 
 
 class QueryError(Exception):
     """Prometheus could not be reached or refused a query; the message is one line for the user."""
 
 
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``http://user:pass@host`` -> (``http://host``, (user, pass)); a URL with ``user@`` only takes the
+    password from $REGSLO_PROMETHEUS_PASSWORD. The URL returned is the one messages may show."""
+    parsed = httpx.URL(url)
+    if not parsed.username:
+        return str(parsed.copy_with(userinfo=b"")).rstrip("/"), None
+    password = parsed.password or os.environ.get(PASSWORD_ENV, "")
+    remember_secret(password)
+    return str(parsed.copy_with(userinfo=b"")).rstrip("/"), (parsed.username, password)
+
+
 class PrometheusSource:
+    """Instant queries against ``url`` (optionally ``user:pass@``; ``verify``: True, False or an
+    ``ssl.SSLContext`` e.g. from --ca-file). Every answer is read up to ``max_body`` bytes and within
+    ``timeout`` seconds in total (not per read: a server dripping bytes cannot hold a query open)."""
+
     def __init__(self, url: str, timeout: float = 60.0, progress: TextIO | None = sys.stderr,
-                 chunk_points: int = CHUNK_POINTS, client: httpx.Client | None = None):
-        self.url = url.rstrip("/")
-        self.client = client or httpx.Client(base_url=self.url, timeout=timeout)
+                 chunk_points: int = CHUNK_POINTS, client: httpx.Client | None = None, verify=True,
+                 max_body: int = MAX_BODY, response_points: int = RESPONSE_POINTS):
+        self.url, auth = split_credentials(url)
+        self.timeout = timeout
+        self.max_body = max_body
+        self.response_points = response_points
+        self.client = client or httpx.Client(base_url=self.url, timeout=timeout, auth=auth, verify=verify,
+                                             follow_redirects=False)
         self.progress = progress
         self.chunk_points = chunk_points
         self.queries = 0
@@ -53,22 +85,47 @@ class PrometheusSource:
     def close(self) -> None:
         self.client.close()
 
+    def _get(self, expr: str, at: float) -> tuple[int, bytes]:
+        deadline = time.monotonic() + self.timeout
+        limit = f"{self.max_body // (1024 * 1024)} MiB"
+        with self.client.stream("GET", "/api/v1/query", params={"query": expr, "time": f"{at:.3f}"}) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_body:
+                raise QueryError(f"Prometheus at {self.url} announced an answer of {int(declared):,} bytes, "
+                                 f"more than the {limit} regslo reads")
+            body = bytearray()
+            for piece in response.iter_bytes():
+                body += piece
+                if len(body) > self.max_body:
+                    raise QueryError(f"Prometheus at {self.url} answered more than the {limit} regslo reads "
+                                     "for one query")
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("the whole answer took longer than --timeout")
+            return response.status_code, bytes(body)
+
     def _query(self, expr: str, at: float) -> list[dict]:
         self.queries += 1
         try:
-            response = self.client.get("/api/v1/query", params={"query": expr, "time": f"{at:.3f}"})
+            status, raw = self._get(expr, at)
         except httpx.HTTPError as exc:
-            raise QueryError(f"cannot reach Prometheus at {self.url}: {type(exc).__name__}: {exc}"[:300]) from None
+            raise QueryError(redact(f"cannot reach Prometheus at {self.url}: {type(exc).__name__}: {exc}")[:300]) \
+                from None
         try:
-            body = response.json()
+            body = json.loads(raw)
         except ValueError:
-            raise QueryError(f"Prometheus at {self.url} answered HTTP {response.status_code} "
-                             "without a JSON body (is it a Prometheus?)") from None
-        if response.status_code != 200 or body.get("status") != "success":
-            raise QueryError(f"Prometheus refused the query {expr[:120]!r}: "
-                             f"{body.get('errorType', response.status_code)}: {body.get('error', '')}"[:300])
-        data = body.get("data") or {}
-        return data.get("result") or []
+            body = None
+        if not isinstance(body, dict):
+            hint = {401: "it wants credentials (user:pass@ in the URL, or $" + PASSWORD_ENV + ")",
+                    403: "the credentials were refused"}.get(status, "is it a Prometheus?")
+            raise QueryError(f"Prometheus at {self.url} answered HTTP {status} without a JSON object ({hint})")
+        if status != 200 or body.get("status") != "success":
+            raise QueryError(redact(f"Prometheus refused the query {expr[:120]!r}: HTTP {status}: "
+                                    f"{body.get('errorType', '')}: {body.get('error', '')}")[:300])
+        data = body.get("data")
+        result = data.get("result") if isinstance(data, dict) else None
+        if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
+            raise QueryError(f"Prometheus at {self.url} answered HTTP 200 with JSON that is not a query result")
+        return result
 
     def check(self) -> None:
         """One cheap query, so an unreachable server is reported before any work."""
@@ -78,17 +135,39 @@ class PrometheusSource:
         """The most samples any matching series has in [start, end]; 0 when nothing matches."""
         span = max(int(math.ceil(end - start)), 1)
         result = self._query(f"max(count_over_time({selector.promql()}[{span}s]))", end)
-        return int(float(result[0]["value"][1])) if result else 0
+        return self._count(result)
+
+    def total_points(self, selector: Selector, start: float, end: float) -> int:
+        """Samples of all matching series together in [start, end] (sizes chunks so one answer stays small)."""
+        span = max(int(math.ceil(end - start)), 1)
+        result = self._query(f"sum(count_over_time({selector.promql()}[{span}s]))", end)
+        return self._count(result)
+
+    def _count(self, result: list[dict]) -> int:
+        if not result:
+            return 0
+        try:
+            value = float(result[0]["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            value = math.nan
+        if not 0 <= value < 1e15:  # also NaN and infinities
+            raise QueryError(f"Prometheus at {self.url} answered a sample count that is not one: {value!r}")
+        return int(value)
 
     def fetch(self, selector: Selector, start: float, end: float, label: str = "") -> list[Counter]:
         """Every sample of every series ``selector`` matches in [start, end], in chunks."""
         points = self.points_per_series(selector, start, end)
         if points == 0:
             return []
-        chunks = max(1, math.ceil(points / self.chunk_points))
+        chunks = max(1, math.ceil(points / self.chunk_points),
+                     math.ceil(self.total_points(selector, start, end) / self.response_points))
+        if chunks > MAX_CHUNKS:
+            raise QueryError(f"{label or selector.metric}: {points:,} samples in one series between the start "
+                             f"and the end, more than regslo fetches: use a shorter range")
         span_ms = int(math.ceil((end - start) * MS))
         edges = [int(round(start * MS)) + span_ms * i // chunks for i in range(chunks + 1)]
-        series: dict[tuple, tuple[dict, list, list]] = {}
+        # per series: labels, chunks as numpy arrays (16 bytes a sample, not ~80 as Python lists), last time
+        series: dict[tuple, tuple[dict, list, list, list]] = {}
         tty = self.progress is not None and getattr(self.progress, "isatty", lambda: False)()
         pending = list(zip(edges, edges[1:]))[::-1]  # a stack, earliest chunk on top
         done = 0
@@ -108,15 +187,23 @@ class PrometheusSource:
             for item in result:
                 labels = dict(item.get("metric") or {})
                 key = tuple(sorted(labels.items()))
-                _, ts, vs = series.setdefault(key, (labels, [], []))
-                for t, v in item.get("values") or []:
-                    t_ms = int(round(float(t) * MS))
-                    if not ts or t_ms > ts[-1]:
-                        ts.append(t_ms)
-                        vs.append(float(v))
+                _, ts, vs, last = series.setdefault(key, (labels, [], [], [None]))
+                values = item.get("values") or []
+                t_ms = np.round(np.fromiter((float(p[0]) for p in values), np.float64, len(values)) * MS)
+                t_ms = t_ms.astype(np.int64)
+                v = np.fromiter((float(p[1]) for p in values), np.float64, len(values))
+                if last[0] is not None:
+                    keep = t_ms > last[0]  # a sample on a shared chunk edge comes twice
+                    t_ms, v = t_ms[keep], v[keep]
+                if len(t_ms):
+                    ts.append(t_ms)
+                    vs.append(v)
+                    last[0] = int(t_ms.max())
         if tty:
             self.progress.write("\n")
-        return [Counter(labels, np.array(ts, dtype=np.int64), np.array(vs)) for labels, ts, vs in series.values()]
+        empty_t, empty_v = np.zeros(0, np.int64), np.zeros(0)
+        return [Counter(labels, np.concatenate(ts) if ts else empty_t, np.concatenate(vs) if vs else empty_v)
+                for labels, ts, vs, _ in series.values()]
 
 
 # -- logs ------------------------------------------------------------------------------------------------
@@ -296,22 +383,30 @@ def _within(duration: float, bound: str) -> bool:
     return bisect_left(bounds, duration) <= values[bound]
 
 
+LATEST = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
 def parse_time(text: str, now: Callable[[], float]) -> float:
-    """``now``, ``now-7d``, Unix seconds or RFC 3339 (``2026-11-01T00:00:00Z``); ValueError otherwise."""
+    """``now``, ``now-7d``, Unix seconds or RFC 3339 (``2026-11-01T00:00:00Z``, no zone = UTC), between 1970
+    and 9999; ValueError otherwise. ``-7d`` alone is not accepted (write ``now-7d``)."""
     from regslo.units import parse_duration
     text = text.strip()
     if text == "now":
-        return now()
-    if text.startswith("now-"):
-        return now() - parse_duration(text[4:])
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"expected Unix seconds, RFC 3339 (2026-11-01T00:00:00Z) or now-7d, got {text!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+        value = now()
+    elif text.startswith("now-"):
+        value = now() - parse_duration(text[4:])
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            try:
+                dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"expected Unix seconds, RFC 3339 (2026-11-01T00:00:00Z) or now-7d, "
+                                 f"got {text!r}") from None
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=timezone.utc)
+            value = dt.timestamp()
+    if not 0 <= value <= LATEST:  # also NaN and infinities
+        raise ValueError(f"{text!r} is not a time between 1970 and 9999")
+    return value

@@ -134,6 +134,8 @@ def test_logs_bad_input_is_one_line(tmp_path):
     (tmp_path / "c.yml").write_text(CONFIG)
     cfg = str(tmp_path / "c.yml")
     (tmp_path / "empty.log").write_text("nothing to see\n")
+    (tmp_path / "one.log").write_text('10.0.0.2 - - [27/Nov/2026:00:00:01 +0000] "GET /v2/a/manifests/v1 HTTP/1.1" '
+                                      '200 512 "-" "docker/24.0" 0.195 0.195\n')
     cases = [
         (["--logs", "nginx:us"], 2, "expected FORMAT:REGISTRY:FILE"),
         (["--logs", "notifications:eu:/x"], 2, "has no request lines"),
@@ -147,6 +149,12 @@ def test_logs_bad_input_is_one_line(tmp_path):
         (["--logs", f"nginx:us:{tmp_path / 'empty.log'}", "--slo", "nope"], 2, "unknown SLO 'nope'"),
         (["--logs", f"nginx:us:{tmp_path / 'empty.log'}", "--start", "0", "--end", "now", "--step", "1s"], 2,
          "use a larger --step"),
+        (["--logs", f"nginx:us:{tmp_path / 'one.log'}", "--start", "2020-01-01T00:00:00Z", "--end",
+          "2020-01-02T00:00:00Z"], 1, "the logs hold requests from 2026-11-27 00:00:01 to 2026-11-27 00:00:01 UTC, "
+         "none between"),
+        (["--logs", f"nginx:us:{tmp_path / 'one.log'}", "--start", "2027-01-01T00:00:00Z"], 1, "none between"),
+        (["--logs", f"nginx:us:{tmp_path / 'one.log'}", "--chart", str(tmp_path / "missing" / "c.svg")], 2,
+         "--chart: cannot write into the directory"),
     ]
     for args, code, text in cases:
         result = _cli(["-c", cfg, *args])

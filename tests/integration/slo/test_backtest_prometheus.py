@@ -268,8 +268,14 @@ def test_chart_and_what_if_table(world, tmp_path):
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("99%", "99.5%", "99.9%"))]
     pages = [int(r[1]) for r in rows]
     assert pages == sorted(pages) and pages[0] < pages[-1], "a stricter objective pages at least as often"
+    assert "PERIOD START" in out and len([r for r in out.splitlines() if r.strip().startswith("2026-01-0")]) >= 2, \
+        "two 1d periods in two days, each with its SLI and budget"
+    assert "pages (" in out and "/week)" in out
     svg = chart.read_text()
     assert svg.startswith("<svg") and svg.count("<polyline") >= 6 and 'class="bad"' in svg
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(svg)  # a well-formed standalone document, as browsers and converters need
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
 
 
 def test_fetch_chunks_stay_under_11000_points_per_series_and_lose_nothing(world):
@@ -310,3 +316,29 @@ def test_fetch_chunks_stay_under_11000_points_per_series_and_lose_nothing(world)
     for a, b in zip(sorted(got, key=key), sorted(expected, key=key)):
         assert np.array_equal(a.t, b.t) and np.array_equal(a.v, b.v)
     assert max(len(c.t) for c in got) > MAX_POINTS, "one series is longer than a single response may be"
+
+
+def test_a_query_prometheus_refuses_is_its_error_in_one_line_and_exit_1(world, tmp_path):
+    """A real Prometheus with a small --query.max-samples answers the fetch with HTTP 422 and its error JSON
+    (the same blocks, copied: two servers cannot share a TSDB directory)."""
+    import shutil
+
+    url, config_path, _, _ = world
+    data = config_path.parent / "data"
+    for block in data.iterdir():
+        if (block / "meta.json").exists():
+            shutil.copytree(block, tmp_path / "data" / block.name)
+    with serve([require("prometheus"), f"--config.file={config_path.parent / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'data'}", "--storage.tsdb.retention.time=100y",
+                "--query.max-samples=1000"]) as small:
+        import time
+
+        import httpx
+        deadline = time.monotonic() + 60  # the port opens before the TSDB is ready (503 until then)
+        while httpx.get(f"{small}/-/ready", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "Prometheus did not become ready"
+            time.sleep(0.2)
+        result = _cli(["-c", str(config_path), "--prometheus", small, "--start", str(START), "--end", str(END)])
+    assert result.returncode == 1
+    line = _one_line(result)
+    assert "Prometheus refused the query" in line and "HTTP 422" in line and "too many samples" in line, line

@@ -124,6 +124,13 @@ def test_parse_time():
     assert parse_time("2026-01-01T00:00:00Z", now) == 1767225600
     with pytest.raises(ValueError, match="RFC 3339"):
         parse_time("yesterday", now)
+    assert parse_time("2026-01-01T01:00:00+01:00", now) == 1767225600
+    assert parse_time("2026-01-01T00:00:00", now) == 1767225600  # no zone: UTC
+    for text in ("nan", "inf", "-inf", "-5", "1e20", "now-100y"):  # no traceback further on, one line instead
+        with pytest.raises(ValueError, match="not a time between 1970 and 9999"):
+            parse_time(text, now)
+    with pytest.raises(ValueError, match="now-7d"):
+        parse_time("-7d", now)  # relative times are written now-7d
 
 
 def test_an_unreachable_prometheus_is_a_query_error():
@@ -148,3 +155,15 @@ def test_timed_sink_places_batched_totals_at_the_line_time():
     sink.tag_overwrite(repository="a", tag="b")
     assert sorted(sink.requests) == [(100.0, "pull", "200")] * 3 + [(100.0, "pull", "503"), (100.0, "push", "201")]
     assert sorted(d[2] for d in sink.durations) == [0.2, 1.0, 1.0, float("inf")]
+
+
+def test_slo_filter_keeps_order_names_each_once_and_refuses_unknown_names():
+    from types import SimpleNamespace
+
+    from regslo.commands.backtest import Usage, _pick
+
+    config = SimpleNamespace(slos=[SimpleNamespace(name="a"), SimpleNamespace(name="b")])
+    assert [s.name for s in _pick(config, ["b", "a", "b"])] == ["b", "a"]
+    assert [s.name for s in _pick(config, [])] == ["a", "b"]
+    with pytest.raises(Usage, match="unknown SLO 'c'"):
+        _pick(config, ["c"])
