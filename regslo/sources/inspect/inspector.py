@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -38,10 +39,26 @@ from regslo.sources.logs.formats.notifications import BoundedLRU
 log = logging.getLogger("regslo.inspect")
 STOP_WAIT = 1.0  # seconds stop() waits for the worker
 FAILURE_REASONS = (*REASONS, "invalid_manifest")
-SKIP_REASONS = ("not_selected", "untagged", "artifact", "duplicate")
+SKIP_REASONS = ("not_selected", "untagged", "artifact", "duplicate", "invalid")
 MAX_PLATFORMS = 64  # platform manifests read per index
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the distribution spec's suggested manifest limit
 DUPLICATE_MEMORY = 50_000  # hashes of (registry, repository, digest) remembered to inspect each image once
+# What the distribution spec allows: a repository name of path components (lowercase alphanumerics joined by
+# ".", "_", "__" or dashes), at most 255 characters; a digest regslo can verify. Names and digests come from
+# a notification or from the registry's own index, and both become URL paths: "prod/../admin/x" matches
+# "prod/**" and httpx resolves the dot segments into a read of "admin/x"; a digest may carry "/", "?", "#".
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+MAX_REPOSITORY_NAME = 255
+DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+
+
+def valid_repository(name: str) -> bool:
+    return len(name) <= MAX_REPOSITORY_NAME and REPOSITORY_NAME.fullmatch(name) is not None
+
+
+def valid_digest(digest: Any) -> bool:
+    return isinstance(digest, str) and DIGEST.fullmatch(digest) is not None
 
 
 class InvalidManifest(Exception):
@@ -79,7 +96,8 @@ class InspectMetrics:
         self.dropped = Counter("regslo_inspect_dropped", "Manifest pushes dropped because the inspector queue "
                                                          "was full.", ["registry"], registry=r)
         self.skipped = Counter("regslo_inspect_skipped", "Manifest pushes not inspected, by reason (not_selected, "
-                                                         "untagged, artifact, duplicate).", ["registry", "reason"],
+                                                         "untagged, artifact, duplicate, invalid).",
+                               ["registry", "reason"],
                                registry=r)
         self.queue = Gauge("regslo_inspect_queue_length", "Manifest pushes waiting for the inspector.", registry=r)
         for name in registries:
@@ -115,6 +133,9 @@ class Inspector:
         if registry not in self.registries:
             return False
         m = self.metrics
+        if not valid_repository(repository) or not valid_digest(digest):
+            m.skipped.labels(registry, "invalid").inc()  # never a URL: it could name another repository
+            return False
         if not self.settings.selects(repository):
             m.skipped.labels(registry, "not_selected").inc()
             return False
@@ -272,8 +293,8 @@ def inspect_image(client: Any, repo: str, digest: str, deadline: float) -> Inspe
         images = 0
         for entry in entries:
             ref = entry.get("digest")
-            if not isinstance(ref, str):
-                raise InvalidManifest("index entry without digest")
+            if not valid_digest(ref):  # a path such as "../../other/manifests/x" would read another repository
+                raise InvalidManifest("index entry without a sha256 digest")
             annotations = entry.get("annotations") if isinstance(entry.get("annotations"), dict) else {}
             _, sub = _manifest(client, repo, ref, deadline)
             if annotations.get("vnd.docker.reference.type") == "attestation-manifest":

@@ -3,6 +3,8 @@ ends at its deadline as a counted timeout, and stopping does not wait for it."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 
 import yaml
@@ -50,3 +52,28 @@ def test_stop_does_not_wait_for_an_inspection_in_flight(hostile):
     took = time.monotonic() - t0
     # before: stop() joined for inspect.timeout + 5 s, after the probes had used their own shutdown bound
     assert took < 5, took
+
+
+INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def serve_index(server, manifests: list) -> str:
+    """Serve an image index at its own digest under prod/app (the client checks the body's sha256)."""
+    body = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests}).encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    server.route("GET", f"/v2/prod/app/manifests/{digest}", Reply(200, body=body, headers={"Content-Type": INDEX}))
+    return digest
+
+
+def test_an_index_entry_cannot_steer_reads_to_another_repository(hostile):
+    srv = hostile()
+    secret = Reply(200, json={"schemaVersion": 2})
+    srv.route("*", "/v2/admin/*", secret).route("*", "/admin/*", secret)
+    digest = serve_index(srv, [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 10,
+                                "digest": "../../admin/secret/manifests/latest"}])
+    insp, reg = inspector(srv.url, "5s")
+    assert insp.inspect_one(Push("hang", "prod/app", digest, "v1", time.monotonic())) is None
+    insp.stop()
+    assert [r.path for r in srv.received()] == [f"/v2/prod/app/manifests/{digest}"]  # the index, nothing else
+    failed = {k: v for k, v in series(reg, "regslo_inspect_failures_total").items() if v}
+    assert failed == {("invalid_manifest", "hang"): 1}
