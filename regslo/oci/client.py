@@ -345,9 +345,10 @@ class RegistryClient:
         return resp.status_code != 404
 
     def referrers(self, repo: str, digest: str, deadline: float | None = None,
-                  max_pages: int = 10) -> list[dict] | None:
+                  max_pages: int = 10, max_descriptors: int = 100_000) -> list[dict] | None:
         """Descriptors of the manifests whose ``subject`` is ``digest`` (OCI distribution spec 1.1, "Listing
-        Referrers"), following ``Link`` pagination up to ``max_pages``. None when the registry answers 404:
+        Referrers"), following ``Link`` pagination up to ``max_pages``; more than ``max_descriptors`` over
+        all pages is a ``server_error`` (ten 4 MiB pages of tiny descriptors are millions of dicts). None when the registry answers 404:
         the spec forbids a 404 from a registry that supports the API, so it has none (distribution 2.8)."""
         out: list[dict] = []
         url: str | None = f"/v2/{repo}/referrers/{digest}"
@@ -368,6 +369,8 @@ class RegistryClient:
             if not isinstance(manifests, list):
                 raise OCIError("server_error", "referrers get: response is not an image index")
             out.extend(m for m in manifests if isinstance(m, dict))
+            if len(out) > max_descriptors:
+                raise OCIError("server_error", f"referrers get: more than {max_descriptors} referrers")
             url = _next_link(resp)
         return out
 

@@ -41,6 +41,8 @@ STOP_WAIT = 1.0  # seconds stop() waits for the worker
 FAILURE_REASONS = (*REASONS, "invalid_manifest")
 SKIP_REASONS = ("not_selected", "untagged", "artifact", "duplicate", "invalid")
 MAX_PLATFORMS = 64  # platform manifests read per index
+MAX_BLOBS = 20_000  # distinct config + layer blobs of one image, all platforms (Docker allows 127 layers)
+MAX_REFERRERS = 10_000  # descriptors of artifacts referring to one image, over all referrers API pages
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the distribution spec's suggested manifest limit
 DUPLICATE_MEMORY = 50_000  # hashes of (registry, repository, digest) remembered to inspect each image once
 # What the distribution spec allows: a repository name of path components (lowercase alphanumerics joined by
@@ -303,6 +305,8 @@ def inspect_image(client: Any, repo: str, digest: str, deadline: float) -> Inspe
             if isinstance(sub.get("manifests"), list) or manifest_is_artifact(sub):
                 continue  # nested index or an artifact listed in the index: not a platform image
             blobs.update(_blobs(sub))
+            if len(blobs) > MAX_BLOBS:  # 64 platform manifests of 4 MiB could hold millions of descriptors
+                raise InvalidManifest(f"index references more than {MAX_BLOBS} blobs")
             images += 1
         if not images:
             return None
@@ -310,6 +314,8 @@ def inspect_image(client: Any, repo: str, digest: str, deadline: float) -> Inspe
         if manifest_is_artifact(doc):
             return None
         blobs = _blobs(doc)
+        if len(blobs) > MAX_BLOBS:
+            raise InvalidManifest(f"manifest references more than {MAX_BLOBS} blobs")
     result.size = sum(blobs.values())
     result.kinds |= referrer_kinds(client, repo, digest, deadline)
     return result
@@ -320,7 +326,7 @@ def referrer_kinds(client: Any, repo: str, digest: str, deadline: float) -> set[
     plus cosign's tag convention, which cosign uses unless told to use the referrers API."""
     kinds: set[str] = set()
     tag_base = digest.replace(":", "-")
-    descriptors = client.referrers(repo, digest, deadline=deadline)
+    descriptors = client.referrers(repo, digest, deadline=deadline, max_descriptors=MAX_REFERRERS)
     if descriptors is None:  # no referrers API: the referrers tag schema (distribution spec 1.1)
         index = _optional_manifest(client, repo, tag_base[:128], deadline)
         manifests = index.get("manifests") if index else None

@@ -1,5 +1,6 @@
-"""The image inspector against a hanging registry on 127.0.0.1 (tests/support/hostile.py): the inspection
-ends at its deadline as a counted timeout, and stopping does not wait for it."""
+"""The image inspector against hostile registries on 127.0.0.1 (tests/support/hostile.py): a hanging one (the
+inspection ends at its deadline as a counted timeout, and stopping does not wait for it), and crafted
+indexes and referrers (every read capped, fan-out bounded, no read outside the pushed repository)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from regslo.config import parse_config
 from regslo.sources.inspect.inspector import Inspector, Push
 from tests.support.hostile import Reply
-from tests.unit.logs.support import series
+from tests.unit.logs.support import series, total
 
 DIGEST = "sha256:" + "e" * 64
 
@@ -77,3 +78,81 @@ def test_an_index_entry_cannot_steer_reads_to_another_repository(hostile):
     assert [r.path for r in srv.received()] == [f"/v2/prod/app/manifests/{digest}"]  # the index, nothing else
     failed = {k: v for k, v in series(reg, "regslo_inspect_failures_total").items() if v}
     assert failed == {("invalid_manifest", "hang"): 1}
+
+
+def serve_manifest(server, doc: dict) -> str:
+    body = json.dumps(doc).encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    media = doc.get("mediaType", "application/vnd.oci.image.manifest.v1+json")
+    server.route("GET", f"/v2/prod/app/manifests/{digest}", Reply(200, body=body, headers={"Content-Type": media}))
+    return digest
+
+
+def image(layers: int, seed: int = 0) -> dict:
+    return {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": f"sha256:{seed:064x}",
+                       "size": 1},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": f"sha256:{seed:032x}{i:032x}", "size": 1} for i in range(1, layers + 1)]}
+
+
+def failures(reg) -> dict:
+    return {k: v for k, v in series(reg, "regslo_inspect_failures_total").items() if v}
+
+
+def test_an_index_of_40000_manifests_is_one_read_and_refused(hostile):
+    srv = hostile()
+    digest = serve_index(srv, [{"digest": f"sha256:{i:064x}"} for i in range(40_000)])  # just under 4 MiB
+    insp, reg = inspector(srv.url, "10s")
+    assert insp.inspect_one(Push("hang", "prod/app", digest, "v1", time.monotonic())) is None
+    insp.stop()
+    assert len(srv.received()) == 1
+    assert failures(reg) == {("invalid_manifest", "hang"): 1}
+
+
+def test_an_index_over_4_mib_is_not_read_past_the_cap(hostile):
+    srv = hostile()
+    digest = serve_index(srv, [{"digest": f"sha256:{i:064x}"} for i in range(100_000)])  # about 8 MiB
+    insp, reg = inspector(srv.url, "10s")
+    assert insp.inspect_one(Push("hang", "prod/app", digest, "v1", time.monotonic())) is None
+    insp.stop()
+    assert len(srv.received()) == 1
+    assert failures(reg) == {("server_error", "hang"): 1}
+
+
+def test_nested_indexes_are_not_followed(hostile):
+    srv = hostile()
+    inner = serve_index(srv, [{"digest": "sha256:" + "1" * 64}])  # would go on; never read
+    middle = serve_index(srv, [{"digest": inner}])
+    outer = serve_index(srv, [{"digest": middle}])
+    insp, reg = inspector(srv.url, "10s")
+    assert insp.inspect_one(Push("hang", "prod/app", outer, "v1", time.monotonic())) is None  # no image in it
+    insp.stop()
+    assert [r.path for r in srv.received()] == [f"/v2/prod/app/manifests/{d}" for d in (outer, middle)]
+    assert not failures(reg) and total(reg, "regslo_pushed_images_inspected_total") == 0
+
+
+def test_blobs_of_one_image_are_bounded_over_all_platforms(hostile):
+    # before: 64 platform manifests of 4 MiB each went into one dict of distinct blobs (millions of entries)
+    srv = hostile()
+    platforms = [serve_manifest(srv, image(400, seed=p + 1)) for p in range(64)]
+    digest = serve_index(srv, [{"digest": d, "mediaType": "application/vnd.oci.image.manifest.v1+json"}
+                               for d in platforms])
+    insp, reg = inspector(srv.url, "20s")
+    assert insp.inspect_one(Push("hang", "prod/app", digest, "v1", time.monotonic())) is None
+    insp.stop()
+    assert failures(reg) == {("invalid_manifest", "hang"): 1}
+    assert len(srv.received()) < 1 + 64  # stopped at the cap (20,000 blobs: the 51st platform)
+
+
+def test_referrers_are_bounded_over_all_pages(hostile):
+    srv = hostile()
+    subject = serve_manifest(srv, image(2))
+    page = Reply(200, json={"schemaVersion": 2, "mediaType": INDEX, "manifests": [{}] * 5000},
+                 headers={"Content-Type": INDEX, "Link": f'</v2/prod/app/referrers/{subject}?n=1>; rel="next"'})
+    srv.route("GET", f"/v2/prod/app/referrers/{subject}", page)
+    insp, reg = inspector(srv.url, "10s")
+    assert insp.inspect_one(Push("hang", "prod/app", subject, "v1", time.monotonic())) is None
+    insp.stop()
+    assert failures(reg) == {("server_error", "hang"): 1}
+    assert len(srv.received(f"/v2/prod/app/referrers/{subject}*")) == 3  # 15,000 > 10,000 after the third
