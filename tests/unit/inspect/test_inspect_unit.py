@@ -188,3 +188,37 @@ def test_valid_names_are_queued():
     ins = Inspector(cfg, CollectorRegistry())
     for i, name in enumerate(["prod/app", "prod/a.b_c__d--e/f9", "prod/" + "a" * 250]):
         assert ins.submit("r1", name, "v1", f"sha256:{i:064x}"), name
+
+
+def test_the_documented_kind_table_is_the_code_table():
+    """docs/supply-chain.md's "Artifact kinds" table and kinds.py agree both ways (a type added to one only
+    would silently count as ``other`` or be undocumented)."""
+    import re
+    from pathlib import Path
+
+    from regslo.sources.inspect.kinds import KINDS, MEDIA_TYPE_KINDS, PREDICATE_KINDS
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "supply-chain.md").read_text()
+    table = doc[doc.index("## Artifact kinds"):]
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in KINDS:
+            rows[cells[0]] = cells
+    assert set(rows) == set(KINDS)
+    media, predicates = {}, {}
+    for kind, (_k, types, preds) in rows.items():
+        for t in re.findall(r"`([^`]+)`", types):
+            if "/" in t:
+                media[t] = kind
+        for p in re.findall(r"`([^`]+)`", preds):
+            predicates[p.lower()] = kind
+    assert media == MEDIA_TYPE_KINDS
+    assert predicates == {p.lower(): k for p, k in PREDICATE_KINDS}
+    for t, kind in media.items():
+        assert kind_of(t) == kind and kind_of(t.upper() + "; v=1") == kind
+    for p, kind in predicates.items():
+        assert kind_of("application/vnd.dsse.envelope.v1+json", {"predicateType": p + "v9"}) == kind
+    for unknown in ("application/x-unknown", "", None, 42, "application/vnd.oci.image.manifest.v1+json"):
+        assert kind_of(unknown) == "other"
+    assert kind_of("application/spdx+json", {"predicateType": "https://example.com/custom/v1"}) == "other"
