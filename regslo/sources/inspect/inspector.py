@@ -43,6 +43,7 @@ SKIP_REASONS = ("not_selected", "untagged", "artifact", "duplicate", "invalid")
 MAX_PLATFORMS = 64  # platform manifests read per index
 MAX_BLOBS = 20_000  # distinct config + layer blobs of one image, all platforms (Docker allows 127 layers)
 MAX_REFERRERS = 10_000  # descriptors of artifacts referring to one image, over all referrers API pages
+MAX_DESCRIPTOR_SIZE = 2**63 - 1  # the OCI image spec: size is an int64
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the distribution spec's suggested manifest limit
 DUPLICATE_MEMORY = 50_000  # hashes of (registry, repository, digest) remembered to inspect each image once
 # What the distribution spec allows: a repository name of path components (lowercase alphanumerics joined by
@@ -208,7 +209,11 @@ class Inspector:
             with self._cond:
                 push = self._queue.popleft()
             self._next_start = time.monotonic() + self._spacing
-            self.inspect_one(push)
+            try:
+                self.inspect_one(push)
+            except Exception:  # noqa: BLE001 - whatever a registry sent, the worker must live on
+                self.metrics.failures.labels(push.registry, "other").inc()
+                log.exception("inspecting %s@%s on %s", push.repository, push.digest, push.registry)
 
     def inspect_one(self, push: Push) -> Inspection | None:
         """Read one pushed image and count what was found; None if it failed or is an artifact."""
@@ -272,6 +277,8 @@ def _blobs(doc: dict) -> dict[str, int]:
         digest, size = desc.get("digest"), desc.get("size")
         if not isinstance(digest, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidManifest("manifest descriptor without digest or size")
+        if size > MAX_DESCRIPTOR_SIZE:  # JSON allows 4,300-digit sizes; the histogram cannot take their sum
+            raise InvalidManifest(f"manifest descriptor size over {MAX_DESCRIPTOR_SIZE}")
         out[digest] = size
     return out
 

@@ -156,3 +156,24 @@ def test_referrers_are_bounded_over_all_pages(hostile):
     insp.stop()
     assert failures(reg) == {("server_error", "hang"): 1}
     assert len(srv.received(f"/v2/prod/app/referrers/{subject}*")) == 3  # 15,000 > 10,000 after the third
+
+
+def test_a_huge_descriptor_size_is_an_invalid_manifest_and_the_worker_goes_on(hostile):
+    # before: a 400-digit size passed the checks and the histogram's float sum raised OverflowError outside
+    # the counted failures, which ended the worker thread: nothing was inspected again
+    srv = hostile()
+    huge = image(1, seed=1)
+    huge["layers"][0]["size"] = 10**400
+    bad = serve_manifest(srv, huge)
+    good = serve_manifest(srv, image(1, seed=2))
+    insp, reg = inspector(srv.url, "10s")
+    insp.start()
+    try:
+        assert insp.submit("hang", "prod/app", "v1", bad) and insp.submit("hang", "prod/app", "v2", good)
+        deadline = time.monotonic() + 30
+        while total(reg, "regslo_pushed_images_inspected_total") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        insp.stop()
+    assert failures(reg) == {("invalid_manifest", "hang"): 1}
+    assert total(reg, "regslo_pushed_images_inspected_total") == 1
