@@ -177,3 +177,20 @@ def test_a_huge_descriptor_size_is_an_invalid_manifest_and_the_worker_goes_on(ho
         insp.stop()
     assert failures(reg) == {("invalid_manifest", "hang"): 1}
     assert total(reg, "regslo_pushed_images_inspected_total") == 1
+
+
+def test_a_referrers_next_link_cannot_leave_the_subjects_list(hostile):
+    srv, elsewhere = hostile(), hostile()
+    subject = serve_manifest(srv, image(2))
+    steered = {"other repository": f"</v2/admin/secret/referrers/{subject}?n=1>",
+               "dot segments": f"</v2/prod/app/referrers/../../../admin/secret/referrers/{subject}>",
+               "other host": f"<{elsewhere.url}/v2/prod/app/referrers/{subject}?n=1>"}
+    for what, link in steered.items():
+        page = Reply(200, json={"schemaVersion": 2, "mediaType": INDEX, "manifests": []},
+                     headers={"Content-Type": INDEX, "Link": f'{link}; rel="next"'})
+        srv.route("GET", f"/v2/prod/app/referrers/{subject}", page)
+        insp, reg = inspector(srv.url, "10s")
+        assert insp.inspect_one(Push("hang", "prod/app", subject, "v1", time.monotonic())) is None, what
+        insp.stop()
+        assert failures(reg) == {("server_error", "hang"): 1}, what
+    assert not srv.received("/v2/admin/*") and not elsewhere.received()
