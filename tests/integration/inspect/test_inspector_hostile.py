@@ -196,3 +196,49 @@ def test_a_referrers_next_link_cannot_leave_the_subjects_list(hostile):
         assert failures(reg) == {("server_error", "hang"): 1}, what
     assert not srv.received("/v2/admin/*")
     assert all(r.path.startswith("/v2/prod/app/") for r in srv.received()), srv.received()
+
+
+def test_crafted_notifications_never_reach_another_repository(hostile):
+    """Push events POSTed to the webhook handler with names a registry would never send: the inspector
+    (delay 0, running) reads nothing outside prod/, and reads the one genuine push."""
+    import uuid
+
+    from regslo.sources.logs.service import LogService
+
+    srv = hostile()
+    good = serve_manifest(srv, image(1, seed=3))
+    any_digest = "sha256:" + "c" * 64
+    names = [("prod/../admin/secret", any_digest), ("prod/%2e%2e/admin/secret", any_digest),
+             ("prod/app/../../admin/secret", any_digest), ("prod/app\nadmin", any_digest),
+             ("prod/" + "a" * 5000, any_digest), ("prod/app", "sha256:../../../admin/secret/manifests/x"),
+             ("prod/app", good)]
+    events = [{"id": str(uuid.uuid4()), "timestamp": "2026-11-29T00:00:00Z", "action": "push",
+               "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1, "digest": d,
+                          "repository": r, "tag": "v1"}, "request": {"useragent": "docker/24.0"}}
+              for r, d in names]
+    cfg = parse_config(yaml.safe_dump({
+        "registries": [{"name": "hang", "url": srv.url}],
+        "logs": {"sources": [{"format": "notifications", "registry": "hang"}]},
+        "inspect": {"repositories": ["prod/**"], "delay": "0s", "max_per_minute": 600, "timeout": "10s"}}))
+    reg = CollectorRegistry()
+    logs = LogService(cfg.logs, reg)
+    insp = Inspector(cfg, reg)
+    logs.subscribe(insp.submit)
+    insp.start()
+    try:
+        status, _ = logs.handle_notification(json.dumps({"events": events}).encode(),
+                                             {"Content-Type": "application/vnd.docker.distribution.events.v1+json"},
+                                             "hang")
+        assert status == 200
+        deadline = time.monotonic() + 30
+        while total(reg, "regslo_pushed_images_inspected_total") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # (anything else queued would be read by now: 0.1 s apart)
+    finally:
+        insp.stop()
+        logs.stop()
+    assert total(reg, "regslo_pushed_images_inspected_total") == 1
+    paths = [r.path.split("?")[0] for r in srv.received()]
+    assert paths and all(p.startswith("/v2/prod/app/") for p in paths), paths
+    skipped = {r: v for (r, _reg), v in series(reg, "regslo_inspect_skipped_total").items() if v}
+    assert skipped == {"invalid": 5}  # the 5000-character name is not even remembered by the parser
