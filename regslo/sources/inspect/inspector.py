@@ -296,7 +296,9 @@ def inspect_image(client: Any, repo: str, digest: str, deadline: float) -> Inspe
     if media in INDEX_TYPES or (media not in MANIFEST_TYPES and isinstance(doc.get("manifests"), list)):
         if doc.get("subject") or doc.get("artifactType"):
             return None
-        entries = [e for e in doc.get("manifests") or [] if isinstance(e, dict)]
+        if not isinstance(doc.get("manifests"), list):
+            raise InvalidManifest("index without a manifests list")
+        entries = [e for e in doc["manifests"] if isinstance(e, dict)]
         if len(entries) > MAX_PLATFORMS:
             raise InvalidManifest(f"index lists {len(entries)} manifests (more than {MAX_PLATFORMS})")
         images = 0

@@ -242,3 +242,15 @@ def test_crafted_notifications_never_reach_another_repository(hostile):
     assert paths and all(p.startswith("/v2/prod/app/") for p in paths), paths
     skipped = {r: v for (r, _reg), v in series(reg, "regslo_inspect_skipped_total").items() if v}
     assert skipped == {"invalid": 5}  # the 5000-character name is not even remembered by the parser
+
+
+def test_an_index_without_a_manifests_list_is_invalid_not_an_artifact(hostile):
+    srv = hostile()
+    body = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": "everything"}).encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    srv.route("GET", f"/v2/prod/app/manifests/{digest}", Reply(200, body=body, headers={"Content-Type": INDEX}))
+    insp, reg = inspector(srv.url, "10s")
+    assert insp.inspect_one(Push("hang", "prod/app", digest, "v1", time.monotonic())) is None
+    insp.stop()
+    assert failures(reg) == {("invalid_manifest", "hang"): 1}
+    assert total(reg, "regslo_inspect_skipped_total", reason="artifact") == 0
