@@ -185,11 +185,22 @@ class Inspector:
             client.close()
         self._clients.clear()
 
+    def update_registries(self, config: Any) -> None:
+        """A reload: the inspected registries' new settings (URL, credentials, TLS). The worker replaces a
+        registry's client before its next inspection, so rotated credentials are used without a restart."""
+        self.registries = {r.name: r for r in config.registries if r.name in self.settings.registries}
+
     def _client(self, name: str) -> Any:
         client = self._clients.get(name)
+        registry = self.registries.get(name)
+        if registry is None:
+            raise OCIError("client_error", f"registry {name!r} is no longer configured")
+        if client is not None and getattr(client, "registry", registry) != registry:
+            client.close()  # settings changed by a reload (only this worker thread uses the clients)
+            client = None
         if client is None:
             from regslo.oci.client import RegistryClient
-            client = self._clients[name] = RegistryClient(self.registries[name], timeout=self.settings.timeout,
+            client = self._clients[name] = RegistryClient(registry, timeout=self.settings.timeout,
                                                           user_agent=INSPECTOR_USER_AGENT)
         return client
 

@@ -254,3 +254,39 @@ def test_an_index_without_a_manifests_list_is_invalid_not_an_artifact(hostile):
     insp.stop()
     assert failures(reg) == {("invalid_manifest", "hang"): 1}
     assert total(reg, "regslo_inspect_skipped_total", reason="artifact") == 0
+
+
+def test_a_reload_with_rotated_credentials_is_used_by_the_next_inspection(hostile):
+    # before: the inspector kept the client (and password) it was started with until regslo restarted
+    import base64
+
+    srv = hostile()
+    good = serve_manifest(srv, image(1, seed=4))
+    manifest = srv._find("GET", f"/v2/prod/app/manifests/{good}")
+    new = "Basic " + base64.b64encode(b"u:new").decode()
+
+    def only_the_new_password(req):
+        if req.headers.get("authorization") != new:
+            return Reply(401, headers={"WWW-Authenticate": 'Basic realm="hostile"'}, json={"errors": [{"code": "DENIED"}]})
+        if req.route == f"/v2/prod/app/manifests/{good}":
+            return manifest
+        return Reply(404, json={"errors": [{"code": "MANIFEST_UNKNOWN"}]})  # referrers API, cosign tags
+
+    srv.route("*", "/*", only_the_new_password)
+
+    def config(password: str):
+        return parse_config(yaml.safe_dump({
+            "registries": [{"name": "hang", "url": srv.url, "auth": {"username": "u", "password": password}}],
+            "logs": {"sources": [{"format": "notifications", "registry": "hang"}]},
+            "inspect": {"repositories": ["prod/**"], "delay": "0s", "max_per_minute": 600, "timeout": "10s"}}))
+
+    reg = CollectorRegistry()
+    insp = Inspector(config("old"), reg)
+    try:
+        assert insp.inspect_one(Push("hang", "prod/app", good, "v1", time.monotonic())) is None
+        assert failures(reg) == {("auth", "hang"): 1}
+        insp.update_registries(config("new"))
+        assert insp.inspect_one(Push("hang", "prod/app", good, "v2", time.monotonic())) is not None
+    finally:
+        insp.stop()
+    assert failures(reg) == {("auth", "hang"): 1} and total(reg, "regslo_pushed_images_inspected_total") == 1
