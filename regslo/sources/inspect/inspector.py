@@ -313,10 +313,14 @@ def inspect_image(client: Any, repo: str, digest: str, deadline: float) -> Inspe
         if len(entries) > MAX_PLATFORMS:
             raise InvalidManifest(f"index lists {len(entries)} manifests (more than {MAX_PLATFORMS})")
         images = 0
+        read: set[str] = set()
         for entry in entries:
             ref = entry.get("digest")
             if not valid_digest(ref):  # a path such as "../../other/manifests/x" would read another repository
                 raise InvalidManifest("index entry without a sha256 digest")
+            if ref in read or ref == digest:
+                continue  # listed twice (or the index itself): one read, its blobs count once anyway
+            read.add(ref)
             annotations = entry.get("annotations") if isinstance(entry.get("annotations"), dict) else {}
             _, sub = _manifest(client, repo, ref, deadline)
             if annotations.get("vnd.docker.reference.type") == "attestation-manifest":

@@ -290,3 +290,14 @@ def test_a_reload_with_rotated_credentials_is_used_by_the_next_inspection(hostil
     finally:
         insp.stop()
     assert failures(reg) == {("auth", "hang"): 1} and total(reg, "regslo_pushed_images_inspected_total") == 1
+
+
+def test_an_index_listing_one_manifest_64_times_reads_it_once(hostile):
+    srv = hostile()
+    platform = serve_manifest(srv, image(1, seed=5))
+    digest = serve_index(srv, [{"digest": platform}] * 64)
+    insp, reg = inspector(srv.url, "10s")
+    assert insp.inspect_one(Push("hang", "prod/app", digest, "v1", time.monotonic())) is not None
+    insp.stop()
+    assert len(srv.received(f"/v2/prod/app/manifests/{platform}")) == 1
+    assert total(reg, "regslo_pushed_image_size_bytes_sum") == 2  # its config and layer, once
