@@ -349,8 +349,9 @@ class RegistryClient:
         """Descriptors of the manifests whose ``subject`` is ``digest`` (OCI distribution spec 1.1, "Listing
         Referrers"), following ``Link`` pagination up to ``max_pages``; more than ``max_descriptors`` over
         all pages, or a next page on another path (another repository's list), is a ``server_error``; a next
-        page on another host is followed without credentials, as a redirect would be. None when the registry answers 404: the spec forbids a 404 from a registry that
-        supports the API, so it has none (distribution 2.8)."""
+        page on another host is followed without credentials, as a redirect would be. None when the registry
+        answers 404: the spec forbids a 404 from a registry that supports the API, so it has none
+        (distribution 2.8)."""
         out: list[dict] = []
         url: str | None = f"/v2/{repo}/referrers/{digest}"
         path: str | None = None  # the list's path: every page must be on it
