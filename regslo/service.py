@@ -261,6 +261,8 @@ class Service:
             self._reload_slos()
         if getattr(old, "inspect", None) != getattr(new, "inspect", None):
             log.warning("reload: changes to inspect take effect at the next restart")
+        if self.inspector is not None:
+            self.inspector.update_registries(new)  # rotated credentials, a new URL
         if probes_changed or old.consistency != new.consistency or old.probes.timeout != new.probes.timeout:
             self._reload_consistency(new)
         self._attach_status()  # the status page reads the config it was given

@@ -345,12 +345,16 @@ class RegistryClient:
         return resp.status_code != 404
 
     def referrers(self, repo: str, digest: str, deadline: float | None = None,
-                  max_pages: int = 10) -> list[dict] | None:
+                  max_pages: int = 10, max_descriptors: int = 100_000) -> list[dict] | None:
         """Descriptors of the manifests whose ``subject`` is ``digest`` (OCI distribution spec 1.1, "Listing
-        Referrers"), following ``Link`` pagination up to ``max_pages``. None when the registry answers 404:
-        the spec forbids a 404 from a registry that supports the API, so it has none (distribution 2.8)."""
+        Referrers"), following ``Link`` pagination up to ``max_pages``; more than ``max_descriptors`` over
+        all pages, or a next page on another path (another repository's list), is a ``server_error``; a next
+        page on another host is followed without credentials, as a redirect would be. None when the registry
+        answers 404: the spec forbids a 404 from a registry that supports the API, so it has none
+        (distribution 2.8)."""
         out: list[dict] = []
         url: str | None = f"/v2/{repo}/referrers/{digest}"
+        path: str | None = None  # the list's path: every page must be on it
         end = self._deadline(deadline)
         for _ in range(max_pages):
             if url is None:
@@ -368,7 +372,13 @@ class RegistryClient:
             if not isinstance(manifests, list):
                 raise OCIError("server_error", "referrers get: response is not an image index")
             out.extend(m for m in manifests if isinstance(m, dict))
+            if len(out) > max_descriptors:
+                raise OCIError("server_error", f"referrers get: more than {max_descriptors} referrers")
+            path = path or resp.request.url.path
             url = _next_link(resp)
+            if url is not None and httpx.URL(url).path != path:
+                # the next page of this subject's list, not another repository's
+                raise OCIError("server_error", "referrers get: next page link leaves the referrers list")
         return out
 
     def list_tags(self, repo: str, deadline: float | None = None, page_size: int = 1000) -> list[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -38,10 +39,29 @@ from regslo.sources.logs.formats.notifications import BoundedLRU
 log = logging.getLogger("regslo.inspect")
 STOP_WAIT = 1.0  # seconds stop() waits for the worker
 FAILURE_REASONS = (*REASONS, "invalid_manifest")
-SKIP_REASONS = ("not_selected", "untagged", "artifact", "duplicate")
+SKIP_REASONS = ("not_selected", "untagged", "artifact", "duplicate", "invalid")
 MAX_PLATFORMS = 64  # platform manifests read per index
+MAX_BLOBS = 20_000  # distinct config + layer blobs of one image, all platforms (Docker allows 127 layers)
+MAX_REFERRERS = 10_000  # descriptors of artifacts referring to one image, over all referrers API pages
+MAX_DESCRIPTOR_SIZE = 2**63 - 1  # the OCI image spec: size is an int64
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the distribution spec's suggested manifest limit
 DUPLICATE_MEMORY = 50_000  # hashes of (registry, repository, digest) remembered to inspect each image once
+# What the distribution spec allows: a repository name of path components (lowercase alphanumerics joined by
+# ".", "_", "__" or dashes), at most 255 characters; a digest regslo can verify. Names and digests come from
+# a notification or from the registry's own index, and both become URL paths: "prod/../admin/x" matches
+# "prod/**" and httpx resolves the dot segments into a read of "admin/x"; a digest may carry "/", "?", "#".
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+MAX_REPOSITORY_NAME = 255
+DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+
+
+def valid_repository(name: str) -> bool:
+    return len(name) <= MAX_REPOSITORY_NAME and REPOSITORY_NAME.fullmatch(name) is not None
+
+
+def valid_digest(digest: Any) -> bool:
+    return isinstance(digest, str) and DIGEST.fullmatch(digest) is not None
 
 
 class InvalidManifest(Exception):
@@ -79,7 +99,8 @@ class InspectMetrics:
         self.dropped = Counter("regslo_inspect_dropped", "Manifest pushes dropped because the inspector queue "
                                                          "was full.", ["registry"], registry=r)
         self.skipped = Counter("regslo_inspect_skipped", "Manifest pushes not inspected, by reason (not_selected, "
-                                                         "untagged, artifact, duplicate).", ["registry", "reason"],
+                                                         "untagged, artifact, duplicate, invalid).",
+                               ["registry", "reason"],
                                registry=r)
         self.queue = Gauge("regslo_inspect_queue_length", "Manifest pushes waiting for the inspector.", registry=r)
         for name in registries:
@@ -115,6 +136,9 @@ class Inspector:
         if registry not in self.registries:
             return False
         m = self.metrics
+        if not valid_repository(repository) or not valid_digest(digest):
+            m.skipped.labels(registry, "invalid").inc()  # never a URL: it could name another repository
+            return False
         if not self.settings.selects(repository):
             m.skipped.labels(registry, "not_selected").inc()
             return False
@@ -161,11 +185,22 @@ class Inspector:
             client.close()
         self._clients.clear()
 
+    def update_registries(self, config: Any) -> None:
+        """A reload: the inspected registries' new settings (URL, credentials, TLS). The worker replaces a
+        registry's client before its next inspection, so rotated credentials are used without a restart."""
+        self.registries = {r.name: r for r in config.registries if r.name in self.settings.registries}
+
     def _client(self, name: str) -> Any:
         client = self._clients.get(name)
+        registry = self.registries.get(name)
+        if registry is None:
+            raise OCIError("client_error", f"registry {name!r} is no longer configured")
+        if client is not None and getattr(client, "registry", registry) != registry:
+            client.close()  # settings changed by a reload (only this worker thread uses the clients)
+            client = None
         if client is None:
             from regslo.oci.client import RegistryClient
-            client = self._clients[name] = RegistryClient(self.registries[name], timeout=self.settings.timeout,
+            client = self._clients[name] = RegistryClient(registry, timeout=self.settings.timeout,
                                                           user_agent=INSPECTOR_USER_AGENT)
         return client
 
@@ -185,7 +220,11 @@ class Inspector:
             with self._cond:
                 push = self._queue.popleft()
             self._next_start = time.monotonic() + self._spacing
-            self.inspect_one(push)
+            try:
+                self.inspect_one(push)
+            except Exception:  # noqa: BLE001 - whatever a registry sent, the worker must live on
+                self.metrics.failures.labels(push.registry, "other").inc()
+                log.exception("inspecting %s@%s on %s", push.repository, push.digest, push.registry)
 
     def inspect_one(self, push: Push) -> Inspection | None:
         """Read one pushed image and count what was found; None if it failed or is an artifact."""
@@ -249,6 +288,8 @@ def _blobs(doc: dict) -> dict[str, int]:
         digest, size = desc.get("digest"), desc.get("size")
         if not isinstance(digest, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidManifest("manifest descriptor without digest or size")
+        if size > MAX_DESCRIPTOR_SIZE:  # JSON allows 4,300-digit sizes; the histogram cannot take their sum
+            raise InvalidManifest(f"manifest descriptor size over {MAX_DESCRIPTOR_SIZE}")
         out[digest] = size
     return out
 
@@ -266,14 +307,20 @@ def inspect_image(client: Any, repo: str, digest: str, deadline: float) -> Inspe
     if media in INDEX_TYPES or (media not in MANIFEST_TYPES and isinstance(doc.get("manifests"), list)):
         if doc.get("subject") or doc.get("artifactType"):
             return None
-        entries = [e for e in doc.get("manifests") or [] if isinstance(e, dict)]
+        if not isinstance(doc.get("manifests"), list):
+            raise InvalidManifest("index without a manifests list")
+        entries = [e for e in doc["manifests"] if isinstance(e, dict)]
         if len(entries) > MAX_PLATFORMS:
             raise InvalidManifest(f"index lists {len(entries)} manifests (more than {MAX_PLATFORMS})")
         images = 0
+        read: set[str] = set()
         for entry in entries:
             ref = entry.get("digest")
-            if not isinstance(ref, str):
-                raise InvalidManifest("index entry without digest")
+            if not valid_digest(ref):  # a path such as "../../other/manifests/x" would read another repository
+                raise InvalidManifest("index entry without a sha256 digest")
+            if ref in read or ref == digest:
+                continue  # listed twice (or the index itself): one read, its blobs count once anyway
+            read.add(ref)
             annotations = entry.get("annotations") if isinstance(entry.get("annotations"), dict) else {}
             _, sub = _manifest(client, repo, ref, deadline)
             if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
@@ -282,6 +329,8 @@ def inspect_image(client: Any, repo: str, digest: str, deadline: float) -> Inspe
             if isinstance(sub.get("manifests"), list) or manifest_is_artifact(sub):
                 continue  # nested index or an artifact listed in the index: not a platform image
             blobs.update(_blobs(sub))
+            if len(blobs) > MAX_BLOBS:  # 64 platform manifests of 4 MiB could hold millions of descriptors
+                raise InvalidManifest(f"index references more than {MAX_BLOBS} blobs")
             images += 1
         if not images:
             return None
@@ -289,6 +338,8 @@ def inspect_image(client: Any, repo: str, digest: str, deadline: float) -> Inspe
         if manifest_is_artifact(doc):
             return None
         blobs = _blobs(doc)
+        if len(blobs) > MAX_BLOBS:
+            raise InvalidManifest(f"manifest references more than {MAX_BLOBS} blobs")
     result.size = sum(blobs.values())
     result.kinds |= referrer_kinds(client, repo, digest, deadline)
     return result
@@ -299,7 +350,7 @@ def referrer_kinds(client: Any, repo: str, digest: str, deadline: float) -> set[
     plus cosign's tag convention, which cosign uses unless told to use the referrers API."""
     kinds: set[str] = set()
     tag_base = digest.replace(":", "-")
-    descriptors = client.referrers(repo, digest, deadline=deadline)
+    descriptors = client.referrers(repo, digest, deadline=deadline, max_descriptors=MAX_REFERRERS)
     if descriptors is None:  # no referrers API: the referrers tag schema (distribution spec 1.1)
         index = _optional_manifest(client, repo, tag_base[:128], deadline)
         manifests = index.get("manifests") if index else None

@@ -92,7 +92,7 @@ def test_intake_is_bounded_counts_overflow_and_never_blocks():
     assert not ins.submit("r1", "prod/app", "sha256-" + "3" * 64 + ".sig", "sha256:" + "4" * 64)
     assert not ins.submit("r2", "prod/app", "v1", "sha256:" + "5" * 64)  # not an inspected registry
     skipped = {r: v for (r, _reg), v in series(reg, "regslo_inspect_skipped_total").items()}
-    assert skipped == {"not_selected": 1, "untagged": 1, "artifact": 1, "duplicate": 0}
+    assert skipped == {"not_selected": 1, "untagged": 1, "artifact": 1, "duplicate": 0, "invalid": 0}
     # every kind exists at zero from the start, so ratios are 0 rather than empty
     assert len(series(reg, "regslo_pushed_images_with_artifact_total")) == 5
 
@@ -156,3 +156,69 @@ logs:
     assert len(got) == len(pushes) >= 1
     registry, repo, tag, digest, media = got[0]
     assert (registry, repo, digest) == ("r1", pushes[0]["target"]["repository"], pushes[0]["target"]["digest"])
+
+
+@pytest.mark.parametrize("repository, digest", [
+    ("prod/../admin/secret", "sha256:" + "a" * 64),  # matches prod/**; httpx would resolve it to admin/secret
+    ("prod/./app", "sha256:" + "a" * 64),
+    ("prod/app/", "sha256:" + "a" * 64),
+    ("prod//app", "sha256:" + "a" * 64),
+    ("prod/App", "sha256:" + "a" * 64),
+    ("prod/app?x=1", "sha256:" + "a" * 64),
+    ("prod/app%2f..", "sha256:" + "a" * 64),
+    ("prod/app\n", "sha256:" + "a" * 64),
+    ("prod/" + "a" * 251, "sha256:" + "a" * 64),  # 256 characters: over the spec's 255
+    ("prod/app", "sha256:" + "a" * 63),
+    ("prod/app", "sha256:" + "A" * 64),
+    ("prod/app", "sha256:../../admin/secret/manifests/latest"),
+    ("prod/app", "md5:" + "a" * 32),
+])
+def test_crafted_names_and_digests_are_never_queued(repository, digest):
+    cfg = parse_config(BASE + "inspect: {repositories: ['prod/**']}")
+    reg = CollectorRegistry()
+    ins = Inspector(cfg, reg)
+    assert not ins.submit("r1", repository, "v1", digest)
+    assert total(reg, "regslo_inspect_queue_length") == 0
+    skipped = {r: v for (r, _reg), v in series(reg, "regslo_inspect_skipped_total").items() if v}
+    assert skipped == {"invalid": 1}
+
+
+def test_valid_names_are_queued():
+    cfg = parse_config(BASE + "inspect: {repositories: ['prod/**']}")
+    ins = Inspector(cfg, CollectorRegistry())
+    for i, name in enumerate(["prod/app", "prod/a.b_c__d--e/f9", "prod/" + "a" * 250]):
+        assert ins.submit("r1", name, "v1", f"sha256:{i:064x}"), name
+
+
+def test_the_documented_kind_table_is_the_code_table():
+    """docs/supply-chain.md's "Artifact kinds" table and kinds.py agree both ways (a type added to one only
+    would silently count as ``other`` or be undocumented)."""
+    import re
+    from pathlib import Path
+
+    from regslo.sources.inspect.kinds import KINDS, MEDIA_TYPE_KINDS, PREDICATE_KINDS
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "supply-chain.md").read_text()
+    table = doc[doc.index("## Artifact kinds"):]
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in KINDS:
+            rows[cells[0]] = cells
+    assert set(rows) == set(KINDS)
+    media, predicates = {}, {}
+    for kind, (_k, types, preds) in rows.items():
+        for t in re.findall(r"`([^`]+)`", types):
+            if "/" in t:
+                media[t] = kind
+        for p in re.findall(r"`([^`]+)`", preds):
+            predicates[p.lower()] = kind
+    assert media == MEDIA_TYPE_KINDS
+    assert predicates == {p.lower(): k for p, k in PREDICATE_KINDS}
+    for t, kind in media.items():
+        assert kind_of(t) == kind and kind_of(t.upper() + "; v=1") == kind
+    for p, kind in predicates.items():
+        assert kind_of("application/vnd.dsse.envelope.v1+json", {"predicateType": p + "v9"}) == kind
+    for unknown in ("application/x-unknown", "", None, 42, "application/vnd.oci.image.manifest.v1+json"):
+        assert kind_of(unknown) == "other"
+    assert kind_of("application/spdx+json", {"predicateType": "https://example.com/custom/v1"}) == "other"

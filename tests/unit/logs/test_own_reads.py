@@ -83,3 +83,24 @@ def test_cache_status_from_nginx_and_a_cdn_log():
     reg, _ = run_lines("nginx", ("\n".join(rows) + "\n").encode(), log_format=cf)
     got = {status: v for (op, _r, status), v in series(reg, "regslo_registry_cache_requests_total").items()}
     assert got == {"HIT": 1, "MISS": 1, "REVALIDATED": 1, "none": 1}
+
+
+def test_every_nginx_cache_status_quoted_or_not_and_formats_without_it():
+    from tests.unit.logs.support import series
+
+    blob = f"/v2/a/blobs/sha256:{'0' * 64}"
+    statuses = ("HIT", "MISS", "EXPIRED", "BYPASS", "STALE", "UPDATING", "REVALIDATED", "-", "")
+    for quote in ("", '"'):
+        fmt = ('$remote_addr - - [$time_local] "$request" $status $body_bytes_sent '
+               f'{quote}$upstream_cache_status{quote} $request_time')
+        lines = [f'1.2.3.4 - - [29/Nov/2026:10:00:00 +0000] "GET {blob} HTTP/1.1" 200 5 {quote}{s}{quote} 0.010'
+                 for s in statuses if s or quote]  # an empty unquoted field is not something nginx writes
+        reg, _ = run_lines("nginx", ("\n".join(lines) + "\n").encode(), log_format=fmt)
+        got = {status: v for (_op, _r, status), v in series(reg, "regslo_registry_cache_requests_total").items() if v}
+        want = {s: 1 for s in statuses[:7]} | {"none": 2 if quote else 1}
+        assert got == want, (quote, got)
+        assert sum(series(reg, "regslo_registry_requests_total").values()) == len(lines)  # none malformed
+    # a log_format without $upstream_cache_status: requests counted, no cache series at all
+    reg, _ = run_lines("nginx", f'1.2.3.4 - - [29/Nov/2026:10:00:00 +0000] "GET {blob} HTTP/1.1" 200 5 "-" "c" 0.1 0.1\n'.encode())
+    assert sum(series(reg, "regslo_registry_requests_total").values()) == 1
+    assert not any(series(reg, "regslo_registry_cache_requests_total").values())
