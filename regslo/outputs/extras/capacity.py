@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from regslo.config.storage import GCConfig
+from regslo.outputs.extras._common import runbook
 from regslo.slo.model import number
 from regslo.units import format_duration
+
 
 NAME = "capacity"
 FILLING = "RegsloStorageFillingUp"
@@ -29,12 +31,6 @@ def gc_registries(config: Any) -> list[tuple[str, float]]:
     logs = getattr(config, "logs", None)
     sources = {s.registry for s in getattr(logs, "sources", ()) if s.format == "distribution-gc"}
     return [(r.name, (r.gc or GCConfig()).max_age) for r in config.registries if r.name in sources]
-
-
-def _runbook(config: Any, page: str) -> str:
-    alerting = getattr(config, "alerting", None)
-    base = getattr(alerting, "runbook_base_url", "docs/runbooks")
-    return f"{base}/{page}"
 
 
 def _for(seconds: float) -> dict[str, str]:
@@ -61,7 +57,7 @@ def filling_annotations(config: Any, reg: Any, severity: str) -> dict[str, str]:
         "description": (f"At the growth of the last {format_duration(st.window)} the filesystem holding "
                         f"{st.path} fills up within {within}; pushes fail when it is full. Run garbage "
                         "collection or add space."),
-        "runbook_url": _runbook(config, "storage-filling-up.md"),
+        "runbook_url": runbook(config, "storage-filling-up.md"),
     }
 
 
@@ -71,7 +67,7 @@ def above_annotations(config: Any, reg: Any) -> dict[str, str]:
         "summary": f"{reg.name}: registry storage above its {target}% target",
         "description": (f"More than {target}% of the filesystem holding {reg.storage.path} is used: the "
                         "headroom for growth and garbage collection is shrinking."),
-        "runbook_url": _runbook(config, "storage-above-target.md"),
+        "runbook_url": runbook(config, "storage-above-target.md"),
     }
 
 
@@ -80,7 +76,7 @@ def gc_annotations(config: Any, name: str, max_age: float) -> dict[str, str]:
         "summary": f"{name}: no successful garbage collection for {format_duration(max_age)}",
         "description": (f"regslo reads {name}'s garbage-collection output but saw no successful run for "
                         f"{format_duration(max_age)}: unreferenced blobs keep their space."),
-        "runbook_url": _runbook(config, "gc-not-running.md"),
+        "runbook_url": runbook(config, "gc-not-running.md"),
     }
 
 

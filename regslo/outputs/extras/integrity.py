@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from regslo.outputs.extras._common import expected_alert, first_registry, promtool_case
 from regslo.slo.settings import AlertingSettings, DashboardSettings
 
 NAME = "integrity"
@@ -144,41 +145,24 @@ def groups(config: Any) -> list[dict]:
 
 
 # -- promtool tests ------------------------------------------------------------------------------------
-def _expected(rule: dict, labels: dict[str, str]) -> dict:
-    def fill(text: str) -> str:
-        return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), text)
-    return {"exp_labels": {**labels, **rule["labels"]},
-            "exp_annotations": {k: fill(v) for k, v in rule["annotations"].items()}}
-
-
-def _case(name: str, series: list[tuple[str, str]], checks: list[tuple[str, str, list[dict]]]) -> dict:
-    return {"name": name, "interval": "1m",
-            "input_series": [{"series": s, "values": v} for s, v in series],
-            "alert_rule_test": [{"eval_time": t, "alertname": a, "exp_alerts": e} for t, a, e in checks]}
-
-
-def _registry(config: Any) -> str:
-    return config.registries[0].name if config.registries else "r1"
-
-
 def tests(config: Any) -> list[dict]:
-    reg = _registry(config)
+    reg = first_registry(config)
     cases = []
     # digest mismatch: one failing pull pages at once, stops 10m later; healthy and absent data stay silent
     rule = digest_mismatch_alert(config)
     fail = f'regslo_probe_failures_total{{registry="{reg}",region="x",probe="pull",reason="digest_mismatch"}}'
-    cases.append(_case("RegsloDigestMismatch fires on one corrupted read and clears after 10m",
-                       [(fail, "0 0 0 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1")],
-                       [("4m", "RegsloDigestMismatch", []),
-                        ("5m", "RegsloDigestMismatch", [_expected(rule, {"registry": reg, "probe": "pull"})]),
-                        ("13m", "RegsloDigestMismatch", [_expected(rule, {"registry": reg, "probe": "pull"})]),
-                        ("20m", "RegsloDigestMismatch", [])]))
-    cases.append(_case("RegsloDigestMismatch is silent on healthy data and on no data",
-                       [(fail, "0+0x30"),
-                        (f'regslo_probe_failures_total{{registry="{reg}",region="x",probe="pull",reason="timeout"}}',
-                         "0+1x30")],
-                       [("30m", "RegsloDigestMismatch", [])]))
-    cases.append(_case("RegsloDigestMismatch: no data", [], [("30m", "RegsloDigestMismatch", [])]))
+    cases.append(promtool_case("RegsloDigestMismatch fires on one corrupted read and clears after 10m",
+                               [(fail, "0 0 0 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1")],
+                               [("4m", "RegsloDigestMismatch", []),
+                                ("5m", "RegsloDigestMismatch", [expected_alert(rule, {"registry": reg, "probe": "pull"})]),
+                                ("13m", "RegsloDigestMismatch", [expected_alert(rule, {"registry": reg, "probe": "pull"})]),
+                                ("20m", "RegsloDigestMismatch", [])]))
+    cases.append(promtool_case("RegsloDigestMismatch is silent on healthy data and on no data",
+                               [(fail, "0+0x30"),
+                                (f'regslo_probe_failures_total{{registry="{reg}",region="x",probe="pull",reason="timeout"}}',
+                                 "0+1x30")],
+                               [("30m", "RegsloDigestMismatch", [])]))
+    cases.append(promtool_case("RegsloDigestMismatch: no data", [], [("30m", "RegsloDigestMismatch", [])]))
     # tag inconsistency: fires only after grace
     for check in getattr(config, "consistency", None) or []:
         rule = next(r for r in tag_inconsistent_alerts(config) if f'repository="{check.repository}"' in r["expr"])
@@ -191,54 +175,54 @@ def tests(config: Any) -> list[dict]:
         checks = [("4m", "RegsloTagInconsistent", [])]
         if grace_min:
             checks.append((f"{5 + grace_min - 1}m", "RegsloTagInconsistent", []))
-        checks += [(f"{5 + grace_min + 1}m", "RegsloTagInconsistent", [_expected(rule, labels)]),
+        checks += [(f"{5 + grace_min + 1}m", "RegsloTagInconsistent", [expected_alert(rule, labels)]),
                    (f"{5 + bad + 2}m", "RegsloTagInconsistent", [])]
-        cases.append(_case(f"RegsloTagInconsistent {check.repository}:{tag} fires after grace, clears when fixed",
-                           [(series, values)], checks))
-        cases.append(_case(f"RegsloTagInconsistent {check.repository}:{tag} silent when consistent",
-                           [(series, f"1x{grace_min + 30}"),
-                            (f'regslo_tag_digests{{repository="{check.repository}",tag="{tag}"}}', f"1x{grace_min + 30}")],
-                           [(f"{grace_min + 30}m", "RegsloTagInconsistent", [])]))
-        cases.append(_case(f"RegsloTagInconsistent {check.repository}:{tag}: no data", [],
-                           [(f"{grace_min + 30}m", "RegsloTagInconsistent", [])]))
+        cases.append(promtool_case(f"RegsloTagInconsistent {check.repository}:{tag} fires after grace, clears when fixed",
+                                   [(series, values)], checks))
+        cases.append(promtool_case(f"RegsloTagInconsistent {check.repository}:{tag} silent when consistent",
+                                   [(series, f"1x{grace_min + 30}"),
+                                    (f'regslo_tag_digests{{repository="{check.repository}",tag="{tag}"}}', f"1x{grace_min + 30}")],
+                                   [(f"{grace_min + 30}m", "RegsloTagInconsistent", [])]))
+        cases.append(promtool_case(f"RegsloTagInconsistent {check.repository}:{tag}: no data", [],
+                                   [(f"{grace_min + 30}m", "RegsloTagInconsistent", [])]))
     # protected tag overwrite
     for rule in protected_overwrite_alert(config):
         series = f'regslo_registry_protected_tag_overwrites_total{{registry="{reg}"}}'
-        cases.append(_case("RegsloProtectedTagOverwritten fires on one overwrite for an hour",
-                           [(series, "0x9 1x100")],
-                           [("9m", "RegsloProtectedTagOverwritten", []),
-                            ("10m", "RegsloProtectedTagOverwritten", [_expected(rule, {"registry": reg})]),
-                            ("60m", "RegsloProtectedTagOverwritten", [_expected(rule, {"registry": reg})]),
-                            ("75m", "RegsloProtectedTagOverwritten", [])]))
-        cases.append(_case("RegsloProtectedTagOverwritten silent while unprotected tags move",
-                           [(series, "0x60"), (f'regslo_registry_tag_overwrites_total{{registry="{reg}"}}', "0+3x60")],
-                           [("60m", "RegsloProtectedTagOverwritten", [])]))
-        cases.append(_case("RegsloProtectedTagOverwritten: no data", [],
-                           [("60m", "RegsloProtectedTagOverwritten", [])]))
+        cases.append(promtool_case("RegsloProtectedTagOverwritten fires on one overwrite for an hour",
+                                   [(series, "0x9 1x100")],
+                                   [("9m", "RegsloProtectedTagOverwritten", []),
+                                    ("10m", "RegsloProtectedTagOverwritten", [expected_alert(rule, {"registry": reg})]),
+                                    ("60m", "RegsloProtectedTagOverwritten", [expected_alert(rule, {"registry": reg})]),
+                                    ("75m", "RegsloProtectedTagOverwritten", [])]))
+        cases.append(promtool_case("RegsloProtectedTagOverwritten silent while unprotected tags move",
+                                   [(series, "0x60"), (f'regslo_registry_tag_overwrites_total{{registry="{reg}"}}', "0+3x60")],
+                                   [("60m", "RegsloProtectedTagOverwritten", [])]))
+        cases.append(promtool_case("RegsloProtectedTagOverwritten: no data", [],
+                                   [("60m", "RegsloProtectedTagOverwritten", [])]))
     # token service: every request failing for 5m pages; a success, or nothing attempted, keeps it quiet
     rule = token_service_alert(config)
 
     def tok(result: str) -> str:
         return f'regslo_auth_token_requests_total{{registry="{reg}",result="{result}"}}'
-    cases.append(_case("RegsloTokenServiceDown fires 5m after the last successful token request",
-                       [(tok("ok"), "0+1x10 10x30"), (tok("error"), "0x10 0+2x30"), (tok("denied"), "0x40")],
-                       [("10m", "RegsloTokenServiceDown", []),
-                        ("13m", "RegsloTokenServiceDown", []),  # failing since 11m: pending, not 5m yet
-                        ("17m", "RegsloTokenServiceDown", [_expected(rule, {"registry": reg})])]))
-    cases.append(_case("RegsloTokenServiceDown fires when the token service denies everything",
-                       [(tok("ok"), "0x30"), (tok("error"), "0x30"), (tok("denied"), "0+1x30")],
-                       [("3m", "RegsloTokenServiceDown", []),
-                        ("7m", "RegsloTokenServiceDown", [_expected(rule, {"registry": reg})])]))
-    cases.append(_case("RegsloTokenServiceDown: a minute of failures does not page",
-                       [(tok("ok"), "0+1x10 10x30"), (tok("error"), "0x10 1x30"), (tok("denied"), "0x40")],
-                       [("12m", "RegsloTokenServiceDown", []), ("16m", "RegsloTokenServiceDown", []),
-                        ("30m", "RegsloTokenServiceDown", [])]))
-    cases.append(_case("RegsloTokenServiceDown silent while some token requests succeed, and when none are made",
-                       [(tok("ok"), "0+1x40"), (tok("error"), "0+1x40"), (tok("denied"), "0x40"),
-                        (f'regslo_auth_token_requests_total{{registry="idle",result="ok"}}', "5x40"),
-                        (f'regslo_auth_token_requests_total{{registry="idle",result="error"}}', "3x40")],
-                       [("40m", "RegsloTokenServiceDown", [])]))
-    cases.append(_case("RegsloTokenServiceDown: no data", [], [("40m", "RegsloTokenServiceDown", [])]))
+    cases.append(promtool_case("RegsloTokenServiceDown fires 5m after the last successful token request",
+                               [(tok("ok"), "0+1x10 10x30"), (tok("error"), "0x10 0+2x30"), (tok("denied"), "0x40")],
+                               [("10m", "RegsloTokenServiceDown", []),
+                                ("13m", "RegsloTokenServiceDown", []),  # failing since 11m: pending, not 5m yet
+                                ("17m", "RegsloTokenServiceDown", [expected_alert(rule, {"registry": reg})])]))
+    cases.append(promtool_case("RegsloTokenServiceDown fires when the token service denies everything",
+                               [(tok("ok"), "0x30"), (tok("error"), "0x30"), (tok("denied"), "0+1x30")],
+                               [("3m", "RegsloTokenServiceDown", []),
+                                ("7m", "RegsloTokenServiceDown", [expected_alert(rule, {"registry": reg})])]))
+    cases.append(promtool_case("RegsloTokenServiceDown: a minute of failures does not page",
+                               [(tok("ok"), "0+1x10 10x30"), (tok("error"), "0x10 1x30"), (tok("denied"), "0x40")],
+                               [("12m", "RegsloTokenServiceDown", []), ("16m", "RegsloTokenServiceDown", []),
+                                ("30m", "RegsloTokenServiceDown", [])]))
+    cases.append(promtool_case("RegsloTokenServiceDown silent while some token requests succeed, and when none are made",
+                               [(tok("ok"), "0+1x40"), (tok("error"), "0+1x40"), (tok("denied"), "0x40"),
+                                ('regslo_auth_token_requests_total{registry="idle",result="ok"}', "5x40"),
+                                ('regslo_auth_token_requests_total{registry="idle",result="error"}', "3x40")],
+                               [("40m", "RegsloTokenServiceDown", [])]))
+    cases.append(promtool_case("RegsloTokenServiceDown: no data", [], [("40m", "RegsloTokenServiceDown", [])]))
     if getattr(config, "logs", None):
         cases.append({"name": "auth failure ratio excludes nothing it is given and divides by all requests",
                       "interval": "1m",

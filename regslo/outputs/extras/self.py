@@ -14,17 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from regslo.outputs.extras._common import runbook
+
 NAME = "self"
 RELOAD = "RegsloConfigReloadFailed"
 CHECKPOINT = "RegsloLogCheckpointFailing"
 RELOAD_FOR = "10m"
 CHECKPOINT_FOR = "10m"
-
-
-def _runbook(config: Any, page: str) -> str:
-    alerting = getattr(config, "alerting", None)
-    base = getattr(alerting, "runbook_base_url", "docs/runbooks")
-    return f"{base}/{page}"
 
 
 def reload_annotations(config: Any, instance: str = "{{ $labels.instance }}") -> dict[str, str]:
@@ -33,7 +29,7 @@ def reload_annotations(config: Any, instance: str = "{{ $labels.instance }}") ->
         "description": ("The last reload of regslo's config file was refused (each problem is in regslo's log, "
                         "'reload: ...'). regslo keeps running the previous config; a restart with the file as "
                         "it is would fail."),
-        "runbook_url": _runbook(config, "config-reload-failed.md"),
+        "runbook_url": runbook(config, "config-reload-failed.md"),
     }
 
 
@@ -43,7 +39,7 @@ def checkpoint_annotations(config: Any, source: str = "{{ $labels.source }}") ->
         "description": ("regslo cannot save log positions and totals to logs.checkpoint_dir (missing, "
                         "read-only or full). Published log totals stand still, and a restart re-reads or skips "
                         "log lines."),
-        "runbook_url": _runbook(config, "log-checkpoint-failing.md"),
+        "runbook_url": runbook(config, "log-checkpoint-failing.md"),
     }
 
 

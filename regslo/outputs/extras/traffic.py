@@ -14,10 +14,10 @@ Generated only when a log source counts requests (the formats below); thresholds
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from regslo.config.traffic import TrafficConfig
+from regslo.outputs.extras._common import expected_alert, first_registry, promtool_case, runbook
 from regslo.slo.model import number
 
 NAME = "traffic"
@@ -40,11 +40,6 @@ def settings(config: Any) -> TrafficConfig:
 def enabled(config: Any) -> bool:
     logs = getattr(config, "logs", None)
     return any(s.format in REQUEST_FORMATS for s in getattr(logs, "sources", ()))
-
-
-def _runbook(config: Any, page: str) -> str:
-    base = getattr(getattr(config, "alerting", None), "runbook_base_url", "docs/runbooks")
-    return f"{base}/{page}"
 
 
 def records() -> list[dict[str, str]]:
@@ -74,7 +69,7 @@ def surge_alert(config: Any) -> dict[str, Any]:
             "description": ("{{ $labels.registry }} served more than " + f"{factor} times as many requests/s "
                             "over the last 10 minutes as on average over the previous day: a client loop, a CI "
                             "fan-out, a scraper or an attack. Check which repositories and clients."),
-            "runbook_url": _runbook(config, "traffic-surge.md"),
+            "runbook_url": runbook(config, "traffic-surge.md"),
         },
     }
 
@@ -91,7 +86,7 @@ def rate_limiting_alert(config: Any) -> dict[str, Any]:
             "description": (f"More than {share}% of " + "{{ $labels.registry }}'s requests were answered 429 "
                             f"Too Many Requests for {LIMITING_FOR}: clients are being throttled (an abusive "
                             "client, or limits too tight for legitimate traffic)."),
-            "runbook_url": _runbook(config, "rate-limiting.md"),
+            "runbook_url": runbook(config, "rate-limiting.md"),
         },
     }
 
@@ -103,28 +98,11 @@ def groups(config: Any) -> list[dict[str, Any]]:
 
 
 # -- promtool tests ---------------------------------------------------------------------------------------
-def _expected(rule: dict, labels: dict[str, str]) -> dict:
-    def fill(text: str) -> str:
-        return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), text)
-    return {"exp_labels": {**labels, **rule["labels"]},
-            "exp_annotations": {k: fill(v) for k, v in rule["annotations"].items()}}
-
-
-def _case(name: str, series: list[tuple[str, str]], checks: list[tuple[str, str, list[dict]]]) -> dict:
-    return {"name": name, "interval": "1m",
-            "input_series": [{"series": s, "values": v} for s, v in series],
-            "alert_rule_test": [{"eval_time": t, "alertname": a, "exp_alerts": e} for t, a, e in checks]}
-
-
-def _registry(config: Any) -> str:
-    return config.registries[0].name if config.registries else "r1"
-
-
 def tests(config: Any) -> list[dict[str, Any]]:
     if not enabled(config):
         return []
     t = settings(config)
-    reg = _registry(config)
+    reg = first_registry(config)
     ok = f'{_REQ}{{registry="{reg}",operation="pull",code="200"}}'
     limited = f'{_REQ}{{registry="{reg}",operation="pull",code="429"}}'
     day = 1440
@@ -137,33 +115,33 @@ def tests(config: Any) -> list[dict[str, Any]]:
     calm_values = f"0+{number(b)}x{day + 40}"
     surge_rule = surge_alert(config)
     # 10m of surge make the 10m rate exactly `surge`; the alert holds for SURGE_FOR first
-    fire = [_expected(surge_rule, {"registry": reg})]
+    fire = [expected_alert(surge_rule, {"registry": reg})]
     cases = [
-        _case(f"{SURGE} fires when the 10m rate is {number(t.surge_factor + 1)}x the previous day's",
-              [(ok, surge_values)],
-              [(f"{day}m", SURGE, []), (f"{day + 10}m", SURGE, []), (f"{day + 20}m", SURGE, fire)]),
-        _case(f"{SURGE} is silent on a steady day, on a rise below the factor and on no history",
-              [(ok, calm_values),
-               (ok.replace('"pull"', '"push"'),
-                f"0+{number(b)}x{day} {number(b * day)}+{number(b * (t.surge_factor - 0.5))}x40"),
-               (ok.replace(f'"{reg}"', '"new"'), f"0+{number(s)}x40")],
-              [(f"{day + 30}m", SURGE, []), ("30m", SURGE, [])]),
-        _case(f"{SURGE}: no data", [], [(f"{day + 30}m", SURGE, [])]),
+        promtool_case(f"{SURGE} fires when the 10m rate is {number(t.surge_factor + 1)}x the previous day's",
+                      [(ok, surge_values)],
+                      [(f"{day}m", SURGE, []), (f"{day + 10}m", SURGE, []), (f"{day + 20}m", SURGE, fire)]),
+        promtool_case(f"{SURGE} is silent on a steady day, on a rise below the factor and on no history",
+                      [(ok, calm_values),
+                       (ok.replace('"pull"', '"push"'),
+                        f"0+{number(b)}x{day} {number(b * day)}+{number(b * (t.surge_factor - 0.5))}x40"),
+                       (ok.replace(f'"{reg}"', '"new"'), f"0+{number(s)}x40")],
+                      [(f"{day + 30}m", SURGE, []), ("30m", SURGE, [])]),
+        promtool_case(f"{SURGE}: no data", [], [(f"{day + 30}m", SURGE, [])]),
     ]
     # 429s: a share twice the threshold from minute 10 on; the alert waits LIMITING_FOR
     share = min(0.9, t.rate_limited_ratio * 2)
     good, bad = 600 * (1 - share), 600 * share
     limit_rule = rate_limiting_alert(config)
     cases += [
-        _case(f"{RATE_LIMITING} fires when over {number(t.rate_limited_ratio * 100)}% of requests get 429 for 10m",
-              [(ok, f"0+{number(good)}x60"), (limited, f"0x10 0+{number(bad)}x50")],
-              [("14m", RATE_LIMITING, []), ("20m", RATE_LIMITING, []),
-               ("26m", RATE_LIMITING, [_expected(limit_rule, {"registry": reg})])]),
-        _case(f"{RATE_LIMITING} is silent below the threshold, on healthy data and on no data",
-              [(ok, "0+600x60"), (limited, f"0+{number(600 * t.rate_limited_ratio / 2)}x60"),
-               (ok.replace(f'"{reg}"', '"healthy"'), "0+600x60")],
-              [("40m", RATE_LIMITING, [])]),
-        _case(f"{RATE_LIMITING}: no data", [], [("40m", RATE_LIMITING, [])]),
+        promtool_case(f"{RATE_LIMITING} fires when over {number(t.rate_limited_ratio * 100)}% of requests get 429 for 10m",
+                      [(ok, f"0+{number(good)}x60"), (limited, f"0x10 0+{number(bad)}x50")],
+                      [("14m", RATE_LIMITING, []), ("20m", RATE_LIMITING, []),
+                       ("26m", RATE_LIMITING, [expected_alert(limit_rule, {"registry": reg})])]),
+        promtool_case(f"{RATE_LIMITING} is silent below the threshold, on healthy data and on no data",
+                      [(ok, "0+600x60"), (limited, f"0+{number(600 * t.rate_limited_ratio / 2)}x60"),
+                       (ok.replace(f'"{reg}"', '"healthy"'), "0+600x60")],
+                      [("40m", RATE_LIMITING, [])]),
+        promtool_case(f"{RATE_LIMITING}: no data", [], [("40m", RATE_LIMITING, [])]),
     ]
     return cases
 
