@@ -20,6 +20,8 @@ from typing import Any
 
 from regslo.config.base import Errors, Section, join
 
+# a queued push costs up to ~850 bytes (measured): the largest queue stays under ~170 MB
+MAX_QUEUE = 200_000
 _KEYS = {"repositories", "delay", "max_per_minute", "queue_size", "timeout", "registries"}
 _GLOB_CHARS = re.compile(r"^[a-z0-9._/*?-]+$")
 
@@ -88,8 +90,8 @@ def parse(raw: Any, path: str, errors: Errors, config: Any) -> InspectConfig | N
     if per_minute is not None and per_minute > 600_000:
         errors.add(sec.key("max_per_minute"), f"must be at most 600000, got {per_minute}")
     queue_size = sec.int("queue_size", d.queue_size, minimum=1)
-    if queue_size is not None and queue_size > 1_000_000:
-        errors.add(sec.key("queue_size"), f"must be at most 1000000, got {queue_size}")
+    if queue_size is not None and queue_size > MAX_QUEUE:
+        errors.add(sec.key("queue_size"), f"must be at most {MAX_QUEUE}, got {queue_size}")
     timeout = sec.duration("timeout", d.timeout)
     names = [r.name for r in getattr(config, "registries", []) or []]
     logs = getattr(config, "logs", None)

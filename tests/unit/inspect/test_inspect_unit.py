@@ -34,6 +34,7 @@ def test_defaults_and_globs():
     ("{repositories: [a], delay: 2d}", "inspect.delay"),
     ("{repositories: [a], max_per_minute: 0}", "inspect.max_per_minute"),
     ("{repositories: [a], queue_size: -1}", "inspect.queue_size"),
+    ("{repositories: [a], queue_size: 200001}", "inspect.queue_size"),  # ~850 B a push: bounded memory
     ("{repositories: [a], registries: [nope]}", "inspect.registries[0]"),
     ("{repositories: [a], speed: 3}", "inspect.speed"),
 ])
