@@ -6,9 +6,10 @@ src="$(cd "$(dirname "$0")/.." && pwd)"
 tmp="$(mktemp -d /tmp/regslo-clean.XXXXXX)"
 # .ci/run re-installs regslo editable from the clone; afterwards point the install back where it was
 before="$(python3 -m pip show regslo 2>/dev/null | sed -n 's/^Editable project location: //p')"
+[ -d "$before" ] || before="$src"  # not installed, or left pointing at an earlier clone that is gone
 restore() {
   rm -rf "$tmp"
-  python3 -m pip install -q --disable-pip-version-check --no-deps -e "${before:-$src}" >/dev/null 2>&1 || true
+  python3 -m pip install -q --disable-pip-version-check --no-deps -e "$before" >/dev/null 2>&1 || true
 }
 trap restore EXIT
 git clone -q "$src" "$tmp/regslo"
