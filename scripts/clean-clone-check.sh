@@ -8,6 +8,7 @@ tmp="$(mktemp -d /tmp/regslo-clean.XXXXXX)"
 before="$(python3 -m pip show regslo 2>/dev/null | sed -n 's/^Editable project location: //p')"
 [ -d "$before" ] || before="$src"  # not installed, or left pointing at an earlier clone that is gone
 restore() {
+  cd "$src"  # out of the clone before it is removed: pip fails in a deleted working directory
   rm -rf "$tmp"
   python3 -m pip install -q --disable-pip-version-check --no-deps -e "$before" >/dev/null 2>&1 || true
 }
