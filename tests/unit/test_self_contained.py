@@ -9,12 +9,15 @@ ROOT = Path(__file__).resolve().parents[2]
 CHECKED = ("regslo", "tests", "bench", "scripts", ".ci")
 # A path that climbs out of the checkout into a sibling folder the developers happen to have.
 # Also the absolute path of the developers' copy, and the same climb spelt with path joins.
-OUTSIDE = re.compile(r"\.\./shared|/work/shared|parents\[\d+\]\s*/\s*[\"']shared|[\"']\.\.[\"']\s*,\s*[\"']shared")
+# ("share[d]": this line must not match itself)
+OUTSIDE = re.compile(r"\.\./share[d]|/work/share[d]|parents\[\d+\]\s*/\s*[\"']shared|[\"']\.\.[\"']\s*,\s*[\"']shared")
 
 
 def test_the_pattern_catches_each_way_of_reaching_outside():
-    for line in ('SAMPLES = ROOT / "../shared/samples"', "open('/work/shared/reference/oci.md')",
-                 'Path(__file__).parents[3] / "shared"', "os.path.join(root, '..', 'shared', 'x')"):
+    # the examples are assembled from parts so that this file holds no such path itself
+    sibling = "shared"
+    for line in (f'SAMPLES = ROOT / "../{sibling}/samples"', f"open('/work/{sibling}/reference/oci.md')",
+                 f'Path(__file__).parents[3] / "{sibling}"', f"os.path.join(root, '..', '{sibling}', 'x')"):
         assert OUTSIDE.search(line), line
     assert not OUTSIDE.search('"shared by every source"')
 
@@ -23,7 +26,7 @@ def test_no_file_refers_to_a_folder_beside_the_checkout():
     offenders = []
     for top in CHECKED:
         for path in sorted((ROOT / top).rglob("*")):
-            if not path.is_file() or path.suffix in {".pyc", ".png"} or path == Path(__file__):
+            if not path.is_file() or path.suffix in {".pyc", ".png"}:
                 continue
             text = path.read_text(errors="replace")
             for no, line in enumerate(text.splitlines(), 1):
