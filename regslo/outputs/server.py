@@ -141,6 +141,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return socket.create_server(addr[:2], family=family, backlog=512)
 
 
+STOP_GRACE = 5.0  # seconds stop() waits for cancelled connections to unwind before the loop closes
+
+
+def _finish_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel whatever still runs on the stopping loop and let it unwind, so that no task is destroyed pending
+    (and no ``finally`` of one later runs against the closed loop)."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=STOP_GRACE))
+
+
 class _BadRequest(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -248,7 +261,11 @@ class ExporterServer:
         try:
             loop.run_forever()
         finally:
-            loop.close()
+            try:
+                _finish_tasks(loop)
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
 
     def stop(self) -> None:
         loop = self._loop
@@ -256,11 +273,16 @@ class ExporterServer:
             async def shutdown() -> None:
                 if self._server is not None:
                     self._server.close()
+                tasks = []
                 for conn in list(self._conns.values()):
                     conn.writer.transport.abort()
                     if conn.task is not None:
                         conn.task.cancel()
-                await asyncio.sleep(0)
+                        tasks.append(conn.task)
+                # a cancelled task unwinds over several loop turns (asyncio.wait_for waits for its inner
+                # read to be cancelled first); closing the loop before they are done destroys them pending
+                if tasks:
+                    await asyncio.wait(tasks, timeout=STOP_GRACE)
                 loop.stop()
 
             asyncio.run_coroutine_threadsafe(shutdown(), loop)
@@ -293,7 +315,8 @@ class ExporterServer:
             log.exception("HTTP connection failed")
         finally:
             self._conns.pop(id(conn), None)
-            writer.transport.abort()
+            if not writer.transport.is_closing():
+                writer.transport.abort()
 
     async def _start_tls(self, writer: asyncio.StreamWriter, ctx: ssl.SSLContext) -> bool:
         """The TLS handshake, within ``head_timeout``; False if it failed or the connection went away.
