@@ -19,14 +19,13 @@ requests get 404. Every request is recorded (method, path with query, headers wi
 from __future__ import annotations
 
 import json as jsonlib
-import socket
-import ssl
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterable, Union
 from urllib.parse import urlsplit
+
+from tests.support.threaded_http import ConnectionSet, ThreadedServer, TrackedHandler
 
 BODY_RECORD_LIMIT = 1024 * 1024
 _FILL = b"x" * (1024 * 1024)
@@ -89,18 +88,11 @@ class HostileServer:
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._server = _QuietServer((host, 0), _handler_class(self))
-        self._server.daemon_threads = True
-        if tls:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
-            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
-        self._thread: threading.Thread | None = None
+        self._http = ThreadedServer(_handler_class(self), host=host, tls=tls, name="hostile-server")
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1]
+        return self._http.port
 
     @property
     def url(self) -> str:
@@ -133,21 +125,12 @@ class HostileServer:
         return None
 
     def start(self) -> "HostileServer":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="hostile-server", daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            connections, self._connections = list(self._connections), set()
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._http.stop()
 
     def __enter__(self) -> "HostileServer":
         return self.start()
@@ -156,30 +139,9 @@ class HostileServer:
         self.stop()
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients under test hang up mid-request by design: no tracebacks on stderr
-
-
-def _handler_class(server: HostileServer) -> type[BaseHTTPRequestHandler]:
-    class _Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            with server._lock:
-                server._connections.add(self.connection)
-
-        def finish(self) -> None:
-            with server._lock:
-                server._connections.discard(self.connection)
-            try:
-                super().finish()
-            except OSError:
-                pass
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+def _handler_class(server: HostileServer) -> type[TrackedHandler]:
+    class _Handler(TrackedHandler):
+        connections = ConnectionSet()
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -19,13 +19,10 @@ import base64
 import binascii
 import json
 import secrets
-import socket
-import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 
 from tests.support.registry import free_port
+from tests.support.threaded_http import ConnectionSet, ThreadedServer, TrackedHandler
 from tests.support.tls import KeyPair, make_signing_cert
 
 ALGORITHMS = {"rsa": "RS256", "ec": "ES256"}
@@ -72,9 +70,7 @@ class TokenServer:
         self._poison = 0
         self._lock = threading.Lock()
         self.port = free_port()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
+        self._http: ThreadedServer | None = None
 
     # --- what the registry and the tests need -------------------------------------------------------
     @property
@@ -107,29 +103,14 @@ class TokenServer:
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> "TokenServer":
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        self._server.daemon_threads = True
-        if self.tls:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
-            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="token-server", daemon=True)
-        self._thread.start()
+        self._http = ThreadedServer(_handler(self), port=self.port, tls=self.tls, name="token-server").start()
         return self
 
     def stop(self) -> None:
         """Stop listening and cut open keep-alive connections, as a dying process would."""
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        with self._lock:
-            connections, self._connections = list(self._connections), set()
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     # --- token issuing ------------------------------------------------------------------------------
     def issue(self, user: str | None, scopes: list[str]) -> dict[str, Any]:
@@ -193,22 +174,9 @@ def _scopes(values: list[str]) -> list[str]:
     return out
 
 
-def _handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            with server._lock:
-                server._connections.add(self.connection)
-
-        def finish(self) -> None:
-            with server._lock:
-                server._connections.discard(self.connection)
-            super().finish()
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
-            pass
+def _handler(server: TokenServer) -> type[TrackedHandler]:
+    class Handler(TrackedHandler):
+        connections = ConnectionSet()
 
         def _answer(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()

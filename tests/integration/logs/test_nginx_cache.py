@@ -2,32 +2,17 @@
 cache counts from the nginx format (log_format with $upstream_cache_status) equal what nginx logged."""
 
 import hashlib
-import subprocess
 import time
 from collections import Counter
 
 import httpx
 
 from regslo.sources.logs.replay import replay
-from tests.conftest import require
-from tests.support.registry import free_port, wait_port
+from tests.support.nginx import nginx_proxy
 from tests.unit.logs.support import expected_operation, series
 
-NGINX_CONF = """
-daemon off;
-master_process off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
-  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  proxy_cache_path {d}/cache levels=1:2 keys_zone=blobs:1m max_size=64m inactive=1h use_temp_path=off;
-  log_format regslo '{fmt}';
-  access_log {d}/access.log regslo;
-  server {{
-    listen 127.0.0.1:{port};
-    client_max_body_size 0;
+HTTP = "proxy_cache_path {d}/cache levels=1:2 keys_zone=blobs:1m max_size=64m inactive=1h use_temp_path=off;"
+LOCATIONS = """
     location ~ ^/v2/.+/blobs/sha256:[0-9a-f]+$ {{
       proxy_pass http://127.0.0.1:{upstream};
       proxy_set_header Host $http_host;
@@ -37,22 +22,13 @@ http {{
       proxy_cache_valid 200 3s;
       proxy_cache_bypass $http_x_no_cache;
     }}
-    location / {{ proxy_pass http://127.0.0.1:{upstream}; proxy_set_header Host $http_host; }}
-  }}
-}}
 """
 FORMAT = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
           '"$http_user_agent" $request_time $upstream_response_time $upstream_cache_status')
 
 
 def test_cache_statuses_equal_nginx_log(tmp_path, registry):
-    nginx = require("nginx")
-    port = free_port()
-    (tmp_path / "nginx.conf").write_text(NGINX_CONF.format(d=tmp_path, fmt=FORMAT, port=port, upstream=registry.port))
-    proc = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_port(port)
+    with nginx_proxy(tmp_path, registry.port, FORMAT, http=HTTP, locations=LOCATIONS) as (port, _):
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
             blob = b"layer-bytes" * 1000
             digest = "sha256:" + hashlib.sha256(blob).hexdigest()
@@ -69,9 +45,6 @@ def test_cache_statuses_equal_nginx_log(tmp_path, registry):
             assert c.get("/v2/app/manifests/latest").status_code == 404  # not a cached location: "-"
             assert c.get("/v2/").status_code == 200
         time.sleep(0.2)
-    finally:
-        proc.terminate()
-        proc.wait(10)
     logged = Counter()
     for line in (tmp_path / "access.log").read_text().splitlines():
         method, uri = line.split('"')[1].split(" ")[:2]
