@@ -260,8 +260,8 @@ class Service:
         if old.slos != new.slos:
             self._reload_slos()
         if getattr(old, "inspect", None) != getattr(new, "inspect", None):
-            log.warning("reload: changes to inspect take effect at the next restart")
-        if self.inspector is not None:
+            self._reload_inspector(new)
+        elif self.inspector is not None:
             self.inspector.update_registries(new)  # rotated credentials, a new URL
         if probes_changed or old.consistency != new.consistency or old.probes.timeout != new.probes.timeout:
             self._reload_consistency(new)
@@ -320,6 +320,24 @@ class Service:
             self.logs.metrics.reclaimed = self.storage.reclaimed
         if self._started:
             self.logs.start()
+
+    def _reload_inspector(self, new: Config) -> None:
+        """inspect: added (start one), removed (stop it, drop its series) or changed (apply in place: its
+        counters, duplicate memory and queue carry on)."""
+        if getattr(new, "inspect", None) is None:
+            if self.inspector is not None:
+                self.inspector.stop()
+                if self.logs is not None:
+                    self.logs.unsubscribe(self.inspector.submit)
+                self.inspector.metrics.unregister()
+                self.inspector = None
+            return
+        if self.inspector is not None:
+            self.inspector.reconfigure(new)
+            return
+        self._attach_inspector()
+        if self._started:
+            self.inspector.start()
 
     def _reload_slos(self) -> None:
         if self.slo_state is not None:

@@ -103,6 +103,11 @@ class InspectMetrics:
                                ["registry", "reason"],
                                registry=r)
         self.queue = Gauge("regslo_inspect_queue_length", "Manifest pushes waiting for the inspector.", registry=r)
+        self._registry = registry
+        self.declare(registries)
+
+    def declare(self, registries: tuple[str, ...]) -> None:
+        """Every series of these registries, at 0, so that rates over them exist from the start."""
         for name in registries:
             self.size.labels(name)
             self.inspected.labels(name)
@@ -113,6 +118,14 @@ class InspectMetrics:
                 self.skipped.labels(name, reason)
             for reason in FAILURE_REASONS:
                 self.failures.labels(name, reason)
+
+    def unregister(self) -> None:
+        for metric in (self.size, self.inspected, self.with_artifact, self.failures, self.dropped, self.skipped,
+                       self.queue):
+            try:
+                self._registry.unregister(metric)
+            except KeyError:
+                pass
 
 
 class Inspector:
@@ -190,12 +203,37 @@ class Inspector:
         registry's client before its next inspection, so rotated credentials are used without a restart."""
         self.registries = {r.name: r for r in config.registries if r.name in self.settings.registries}
 
+    def reconfigure(self, config: Any) -> None:
+        """A reload with a changed ``inspect:`` section. New selections, rate, timeout and registries apply
+        to the next inspection. Queued pushes keep their due time; those the new section no longer selects
+        leave the queue (counted as skipped ``not_selected``), and if the queue is now over ``queue_size``
+        the newest are dropped (counted as ``dropped``)."""
+        settings: InspectConfig = config.inspect
+        registries = {r.name: r for r in config.registries if r.name in settings.registries}
+        self.metrics.declare(tuple(registries))
+        m = self.metrics
+        with self._cond:
+            self.settings, self.registries = settings, registries
+            self._spacing = 60.0 / settings.max_per_minute
+            kept: deque[Push] = deque()
+            for push in self._queue:
+                if push.registry in registries and settings.selects(push.repository):
+                    if len(kept) < settings.queue_size:
+                        kept.append(push)
+                    else:
+                        m.dropped.labels(push.registry).inc()
+                else:
+                    m.skipped.labels(push.registry, "not_selected").inc()
+            self._queue = kept
+            self._cond.notify_all()
+
     def _client(self, name: str) -> Any:
         client = self._clients.get(name)
         registry = self.registries.get(name)
         if registry is None:
             raise OCIError("client_error", f"registry {name!r} is no longer configured")
-        if client is not None and getattr(client, "registry", registry) != registry:
+        if client is not None and (getattr(client, "registry", registry) != registry
+                                   or getattr(client, "timeout", self.settings.timeout) != self.settings.timeout):
             client.close()  # settings changed by a reload (only this worker thread uses the clients)
             client = None
         if client is None:
@@ -215,9 +253,13 @@ class Inspector:
             now = time.monotonic()
             start = max(head.due, self._next_start)
             if start > now:
-                self._stop.wait(start - now)
+                with self._cond:  # woken early by stop() or a reload that changes the queue
+                    if not self._stop.is_set() and self._queue and self._queue[0] is head:
+                        self._cond.wait(start - now)
                 continue  # re-check stop and the head
             with self._cond:
+                if not self._queue or self._queue[0] is not head:
+                    continue  # a reload took it out of the queue meanwhile
                 push = self._queue.popleft()
             self._next_start = time.monotonic() + self._spacing
             try:

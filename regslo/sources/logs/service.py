@@ -148,6 +148,10 @@ class LogService:
         (webhook or notifications file). It runs under the metrics lock: it must return at once."""
         self._push_subscribers.append(callback)
 
+    def unsubscribe(self, callback) -> None:
+        # a new list, never changed in place: the parser thread may be walking the old one
+        self._push_subscribers = [c for c in self._push_subscribers if c != callback]
+
     def _manifest_pushed(self, *event) -> None:
         for callback in self._push_subscribers:
             callback(*event)
