@@ -10,6 +10,9 @@ same digest check). ``--redirect`` puts the blob behind a 307 to
 nginx serving the registry's storage (distribution's ``redirect`` storage middleware), as a registry on
 object storage does; both clients then follow the redirect (curl with -L).
 
+The last line divides by the larger of curl's transfer and sha256 of the blob in memory: no verifying
+client can beat that floor, so it is the ratio that says what is left to gain.
+
 CPU seconds are printed next to wall time: on a busy machine wall time follows CPU demand, and regslo
 spends ~0.2 s of CPU on sha256 per 256 MiB that curl -o /dev/null does not.
 """
@@ -17,6 +20,7 @@ spends ~0.2 s of CPU on sha256 per 256 MiB that curl -o /dev/null does not.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import resource
 import shutil
@@ -85,6 +89,8 @@ def main() -> int:
         try:
             data = os.urandom(size)
             digest = sha256_digest(data)
+            # the floor for any verifying client: sha256 of the same bytes already in memory, no transfer
+            floor = [timed(lambda: hashlib.sha256(data).digest(), self_) for _ in range(args.runs)]
             client = RegistryClient(Registry("bench", reg.url, "local"), timeout=120)
             client.push_blob("bench/blob", data, digest=digest)
             del data
@@ -125,7 +131,11 @@ def main() -> int:
     line("regslo get_blob, size unknown (httpx):", streamed)
     m_curl = line("curl -o /dev/null:", plain)
     m_sha = line("curl | sha256sum:", hashed)
+    m_hash = line("sha256 in memory (no transfer):", floor)
     print(f"ratio regslo/curl: {m_ours / m_curl:.2f}x (goal <= 1.10x)   regslo/(curl|sha256sum): {m_ours / m_sha:.2f}x")
+    # sha256 runs on one core at a fixed speed: a client that verifies cannot finish before the hash of the
+    # whole blob does, however fast the transfer; against max(curl, hash) the ratio shows what is left to win
+    print(f"ratio regslo/max(curl, sha256 alone): {m_ours / max(m_curl, m_hash):.2f}x")
     return 0
 
 
