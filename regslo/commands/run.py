@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.log_level, args.log_format)
+    # taken before anything slow: a SIGHUP while the config is read and the stages are built becomes one
+    # reload once running, instead of the default action (exit 129)
+    reload_requested = threading.Event()
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: reload_requested.set())
     config = load_or_exit(args.config)
     from regslo.config import ConfigError
     from regslo.outputs.server import parse_listen_address
@@ -55,9 +59,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: cannot listen on {address}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    reload_requested = threading.Event()
     handle_stop_signals(stop, budget=config.probes.timeout + STOP_SLACK)
-    signal.signal(signal.SIGHUP, lambda _signum, _frame: reload_requested.set())
     service.start()
     while not stop.is_set():  # SIGHUP: reload here, in the main thread (never inside the signal handler)
         if reload_requested.wait(0.5) and not stop.is_set():

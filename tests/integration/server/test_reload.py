@@ -5,13 +5,15 @@ sets ``regslo_config_last_reload_successful`` to 0. Before the fix SIGHUP killed
 """
 
 import json
+import subprocess
+import sys
 import signal
 import time
 
 import httpx
 import yaml
 
-from tests.integration.server.support import CT, regslo_run, value
+from tests.integration.server.support import CT, parse_samples, regslo_run, value
 from tests.support.configs import registry_entry
 from tests.support.registry import free_port
 
@@ -169,3 +171,46 @@ def test_reloads_during_push_and_pull_rounds_lose_nothing_and_leave_no_images(re
     assert "Traceback" not in r.stderr_text, r.stderr_text[-3000:]
     left = httpx.get(f"{registry.url}/v2/regslo/probe/tags/list", timeout=5)
     assert left.status_code == 404 or not (left.json().get("tags") or []), left.text
+
+
+def test_sighup_during_start_up_is_a_reload_not_a_kill(tmp_path):
+    """A SIGHUP that arrives while regslo is still reading its config and building its stages (a config
+    management tool that reloads right after starting the unit) used to kill it (the default action, exit
+    129). The signal is now taken before the config is read and answered with one reload once running.
+    The signal is sent from inside the config load, so the timing is exact, not raced."""
+    port = free_port()
+    cfg = tmp_path / "c.yml"
+    cfg.write_text(yaml.safe_dump({"registries": [{"name": "r1", "url": "http://127.0.0.1:9"}],
+                                   "probes": {"interval": "1h", "timeout": "1s", "enabled": ["ping"]},
+                                   "server": {"listen_address": f"127.0.0.1:{port}"}}))
+    script = (
+        "import os, signal, sys\n"
+        "import regslo.commands.run as run\n"
+        "load = run.load_or_exit\n"
+        "def load_with_a_hup(path):\n"
+        "    os.kill(os.getpid(), signal.SIGHUP)\n"
+        "    return load(path)\n"
+        "run.load_or_exit = load_with_a_hup\n"
+        "from regslo.cli import main\n"
+        f"sys.argv = ['regslo', 'run', '-c', {str(cfg)!r}]\n"
+        "sys.exit(main())\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        up = False
+        while time.monotonic() < deadline and proc.poll() is None and not up:
+            try:
+                up = httpx.get(f"http://127.0.0.1:{port}/-/healthy", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert up, f"regslo exited {proc.returncode} instead of serving"
+        time.sleep(1.5)  # the reload is taken in the main loop's next turn (0.5 s)
+        assert value(parse_samples(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text),
+                     "regslo_config_last_reload_successful") == 1
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-2000:]
+    assert err.count("received SIGHUP: reloading") == 1, err[-2000:]
