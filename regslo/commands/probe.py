@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from regslo.commands.common import add_config_argument, add_logging_arguments, load_or_exit, setup_logging
 from regslo.events import PHASES, ProbeResult, ReplicationResult

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from regslo.config import ProbeSettings, ReplicationPair, Registry
 from regslo.events import ProbeResult, ReplicationResult

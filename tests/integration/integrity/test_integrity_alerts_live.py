@@ -13,7 +13,6 @@ The token alert's production window is 5 minutes; here the same rule shape is ge
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path

@@ -1,6 +1,5 @@
 """A broken registry gives a failed probe with the right bounded reason, never a crash."""
 
-import os
 import time
 from pathlib import Path
 

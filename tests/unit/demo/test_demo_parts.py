@@ -14,7 +14,7 @@ import yaml
 from regslo.config import parse_config
 from regslo.demo import bounds, configs
 from regslo.demo.console import Console
-from regslo.demo.procs import Child, PortTaken, check_port, free_port
+from regslo.demo.procs import Child, PortTaken, check_port
 from regslo.demo.receiver import ReceivedAlert
 from regslo.demo.stack import Ports, Timing
 from regslo.events import ProbeResult, ReplicationResult

@@ -148,7 +148,7 @@ class JsonParser:
         line of tests/data).
         """
         parsed = ignored = malformed = 0
-        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        loads = orjson.loads
         seen, units, own = self.ids.repeat, _UNIT_DIGITS, INSPECTOR_PRODUCT
         # per request only appends and one addition; the counting happens in C at the end (Counter, sum)
         keys: list[tuple] = []
