@@ -12,7 +12,11 @@ import ssl
 
 import httpx
 
-from regslo.redact import redact, remember_secret  # noqa: F401 - re-exported for the oci package
+from regslo.redact import redact, remember_secret
+
+# remember_secret is re-exported: the oci package imports it from here with the errors it guards
+__all__ = ["REASONS", "AuthError", "DigestMismatch", "OCIError", "classify", "error_from_response", "redact",
+           "reason_for_status", "remember_secret", "short_message"]
 
 REASONS = ("timeout", "connect", "dns", "tls", "auth", "not_found", "rate_limited", "server_error",
            "client_error", "digest_mismatch", "other")

@@ -25,6 +25,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import importlib.util
 import re
 import ssl
 import threading
@@ -147,9 +148,7 @@ def parse_web_config(raw: Any, base_dir: Path, errors: Errors) -> WebConfig:
         else:
             web.users[name] = hashed.encode("ascii")
     if web.users:
-        try:
-            import bcrypt  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("bcrypt") is None:
             errors.add("basic_auth_users", "needs the Python package bcrypt (pip install bcrypt)")
     if top.has("http_server_config"):
         http = Section(top.mapping("http_server_config"), "http_server_config", errors, known={"http2", "headers"})
