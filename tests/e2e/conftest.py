@@ -7,7 +7,6 @@ at teardown. The timers (probe 1 s, scrape 1 s, evaluation 1 s, group_wait 1 s) 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from regslo.demo import bounds
 from regslo.demo.procs import free_port
 from regslo.demo.stack import Ports, Stack, Timing
 from tests.conftest import require
+from tests.support.wait import wait_until
 
 TIMING = Timing(probe_interval=1.0, probe_timeout=1.0, scrape_interval=1.0, evaluation_interval=1.0,
                 group_wait=1.0, group_interval=1.0, repeat_interval=3600.0, replication_delay=1.0)
@@ -78,17 +78,6 @@ def query(stack: Stack, expr: str) -> dict:
     body = resp.json()
     assert resp.status_code == 200 and body["status"] == "success", f"{expr}: {body}"
     return body["data"]
-
-
-def wait_until(fn, timeout: float, interval: float = 0.5, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not met within {timeout:g}s (last: {last!r})")
 
 
 def seed_pushes(stack: Stack) -> None:

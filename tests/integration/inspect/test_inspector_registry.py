@@ -21,6 +21,7 @@ from tests.support.artifacts import (attach_cosign_attestation, attach_cosign_si
                                      push_helm_chart, push_image, push_index)
 from tests.support.registry import free_port
 from tests.unit.logs.support import series, total
+from tests.support.wait import wait_until as _wait
 
 VULN = "https://cosign.sigstore.dev/attestation/vuln/v1"
 SLSA = "https://slsa.dev/provenance/v1"
@@ -35,16 +36,6 @@ def _config(registry_url: str, port: int) -> str:
         "inspect": {"repositories": ["prod/**"], "delay": "6s", "max_per_minute": 60},
         "server": {"listen_address": f"127.0.0.1:{port}"},
     })
-
-
-def _wait(fn, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _access_lines(path) -> list[str]:

@@ -15,6 +15,7 @@ from regslo.service import Service
 from tests.support.artifacts import push_image
 from tests.support.registry import free_port
 from tests.unit.logs.support import series, total
+from tests.support.wait import wait_until as _wait
 
 
 def _write(path, registry_url: str, port: int, inspect: dict | None) -> None:
@@ -27,15 +28,6 @@ def _write(path, registry_url: str, port: int, inspect: dict | None) -> None:
     if inspect is not None:
         doc["inspect"] = inspect
     path.write_text(yaml.safe_dump(doc))
-
-
-def _wait(fn, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fn():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _skipped(metrics, reason: str) -> float:

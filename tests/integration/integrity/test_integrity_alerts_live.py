@@ -30,6 +30,7 @@ from tests.conftest import require
 from tests.integration.slo.conftest import serve
 from tests.support.registry import free_port, start_registry
 from tests.support.token_server import TokenServer
+from tests.support.wait import wait_until as wait
 
 USER, PASSWORD = "probe", "t0ken-Pa55"
 GRACE = 4.0
@@ -111,16 +112,6 @@ def stack(tmp_path_factory):
         s.stop()
         if TIMINGS:
             print("\nfault -> alert: " + ", ".join(f"{k} {v:.1f}s" for k, v in TIMINGS.items()))
-
-
-def wait(fn, timeout: float, what: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
 
 
 def query(s: Stack, expr: str) -> list:

@@ -21,6 +21,7 @@ import yaml
 
 from tests.integration.server.support import parse_samples, regslo_run, value
 from tests.support.registry import free_port
+from tests.support.wait import poll as wait
 
 
 def line(i: int) -> str:
@@ -38,13 +39,6 @@ def write(tmp_path, logs: dict):
                                    "probes": {"interval": "60s", "timeout": "1s", "enabled": ["ping"]},
                                    "logs": {"start_at": "beginning", "poll_interval": "0.1s", **logs}}))
     return cfg
-
-
-def wait(fn, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while not fn() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return fn()
 
 
 def parsed(r, source) -> float:

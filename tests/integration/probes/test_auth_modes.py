@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,9 @@ from regslo.sources.probes.probes import RegistryProber, ReplicationProber
 from tests.support.registry import make_htpasswd
 from tests.support.tls import make_ca, make_server_cert
 from tests.support.token_server import TokenServer
+from tests.support.wait import poll
+
+wait_for = partial(poll, timeout=5.0, interval=0.05)
 
 MODES = ("none", "basic", "token", "tls")
 USER = "probe"
@@ -105,15 +109,6 @@ def tags(registry: Registry) -> list[str]:
     """The probe repository's tags, read with the same credentials and trust as regslo."""
     with RegistryClient(registry, timeout=5) as client:
         return client.list_tags(REPO, time.monotonic() + 5)
-
-
-def wait_for(predicate, timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def assert_enforced(site: Site) -> None:

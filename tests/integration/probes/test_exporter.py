@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import require
 from tests.support.configs import registry_entry, write_config
 from tests.support.registry import free_port
+from tests.support.wait import wait_until as wait_for
 
 
 def scrape(port):
@@ -25,16 +26,6 @@ def scrape(port):
 
 def value(samples, name, **labels):
     return samples.get((name, tuple(sorted(labels.items()))))
-
-
-def wait_for(fn, timeout, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = fn()
-        if out:
-            return out
-        time.sleep(step)
-    raise AssertionError(f"condition not met in {timeout}s")
 
 
 def test_run_serves_metrics_and_stops_clean(registries, tmp_path):

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.configs import registry_entry, write_config
 from tests.support.hostile import Reply
 from tests.support.registry import free_port
+from tests.support.wait import wait_until as wait_for
 
 
 def start(tmp_path, regs, timeout: str):
@@ -34,16 +35,6 @@ def get(port, path):
         return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1)
     except httpx.HTTPError:
         return None
-
-
-def wait_for(fn, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        out = fn()
-        if out:
-            return out
-        time.sleep(step)
-    raise AssertionError(f"condition not met in {timeout}s")
 
 
 def samples(port):

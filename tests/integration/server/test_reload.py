@@ -9,6 +9,7 @@ import subprocess
 import sys
 import signal
 import time
+from functools import partial
 
 import httpx
 import yaml
@@ -16,6 +17,9 @@ import yaml
 from tests.integration.server.support import CT, parse_samples, regslo_run, value
 from tests.support.configs import registry_entry
 from tests.support.registry import free_port
+from tests.support.wait import poll
+
+wait = partial(poll, timeout=20.0, interval=0.25)
 
 TOKEN = "reload-test-token-0123456789"
 
@@ -36,15 +40,6 @@ def lines_read(samples: dict, source: str) -> float:
 
 def runs(samples: dict, registry: str) -> float | None:
     return value(samples, "regslo_probe_runs_total", registry=registry, region=registry, probe="ping")
-
-
-def wait(fn, timeout: float = 20.0, step: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        out = fn()
-        if out or time.monotonic() > deadline:
-            return out
-        time.sleep(step)
 
 
 def push_event(i: int, digest: str) -> bytes:

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from regslo.config import parse_config
 from regslo.sources.storage import StorageMonitor, Walk
 from tests.support.tmpfs import df, du, mounted_tmpfs
+from tests.support.wait import wait_until as wait_for
 
 
 def config_for(root: Path, **storage) -> list:
@@ -30,16 +31,6 @@ def gauges(registry: CollectorRegistry) -> dict[str, float]:
             name, value = line.rsplit(" ", 1)
             out[name.split("{")[0]] = float(value)
     return out
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def write_files(root: Path, count: int, size: int) -> None:
