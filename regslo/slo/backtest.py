@@ -288,6 +288,8 @@ class SLOBacktest:
             return np.where(valid > 0, bad / valid, np.nan)
 
     def burn(self, window: float, budget: float | None = None) -> np.ndarray:
+        if window not in self.ratios:  # a what-if objective can bring back a tier the SLO's own one dropped
+            self.ratios[window] = self.error_ratio(window)
         return self.ratios[window] / (self.slo.error_budget if budget is None else budget)
 
     def alerts(self, objective: float | None = None) -> list[Alert]:

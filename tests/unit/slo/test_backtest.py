@@ -167,3 +167,17 @@ def test_slo_filter_keeps_order_names_each_once_and_refuses_unknown_names():
     assert [s.name for s in _pick(config, [])] == ["a", "b"]
     with pytest.raises(Usage, match="unknown SLO 'c'"):
         _pick(config, ["c"])
+
+
+def test_a_what_if_objective_evaluates_tiers_the_slo_itself_dropped():
+    """An SLO at 90 % has no 1h/5m page (14.4 × 10 % cannot be reached); a what-if at 99.9 % brings that tier
+    back. Its windows had no precomputed ratio, and ``regslo backtest --objective 99.9`` died with KeyError."""
+    t = np.arange(0, 4 * 3600_000 + 1, 15_000)
+    runs = np.arange(len(t)) * 10.0
+    fails = np.cumsum(np.where((t > 3600_000) & (t <= 3600_000 + 900_000), 10.0, 0.0))
+    slo = _slo(objective=90.0)
+    bt = SLOBacktest(slo, {"valid": [Counter({}, t, runs)], "bad": [Counter({}, t, fails)]},
+                     np.arange(0, 4 * 3600_000 + 1, 60_000))
+    assert 3600.0 not in slo.windows()
+    pages = [a for a in bt.alerts(99.9) if a.severity == "page"]
+    assert pages and 3600 < pages[0].start < 3600 + 900  # the 15-minute total outage pages at 99.9 %
