@@ -240,8 +240,8 @@ def _period_seconds(text: Any) -> float:
 
 
 def _import_slo(doc: dict, slis: dict[str, dict], index: int, problems: list[str]) -> dict | None:
-    metadata = doc.get("metadata") or {}
-    annotations = metadata.get("annotations") or {}
+    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
     name = annotations.get(NAME_ANNOTATION) or metadata.get("name")
     where = f"documents[{index}] (SLO {name})"
     spec = doc.get("spec") or {}
@@ -283,12 +283,16 @@ def _import_slo(doc: dict, slis: dict[str, dict], index: int, problems: list[str
         return None
     out = {"name": name, "description": spec.get("description") or (doc.get("metadata") or {}).get("displayName") or "",
            "sli": sli, "objective": float(f"{target * 100:.10g}"), "period": period}
-    labels = {k: v for k, v in (metadata.get("labels") or {}).items() if isinstance(v, str)}
+    given = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
+    labels = {k: v for k, v in given.items() if isinstance(k, str) and isinstance(v, str)}
     try:
-        labels.update(json.loads(annotations.get(LABELS_ANNOTATION) or "{}"))
-    except ValueError:
-        problems.append(f"{where}.metadata.annotations.{LABELS_ANNOTATION}: not a JSON object")
+        extra = json.loads(annotations.get(LABELS_ANNOTATION) or "{}")
+    except (TypeError, ValueError):
+        extra = None
+    if not isinstance(extra, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
+        problems.append(f"{where}.metadata.annotations.{LABELS_ANNOTATION}: not a JSON object of string labels")
         return None
+    labels.update(extra)
     if labels:
         out["labels"] = labels
     return out

@@ -91,6 +91,10 @@ def test_threshold_metric_imports_as_a_latency_slo():
     (THRESHOLD.replace("openslo/v1\nkind: SLO", "openslo/v2alpha\nkind: SLO"), "apiVersion: must be openslo/v1"),
     ("a: [", "invalid YAML"),
     ("kind: Service\n", "no OpenSLO v1 SLO documents found"),
+    # the labels annotation: a number crashed with TypeError, a list became the label a: b, a number value passed
+    *[(THRESHOLD.replace("metadata: {name: pull-fast, labels: {team: registry}}",
+                         "metadata: {name: pull-fast, annotations: {regslo/labels: '%s'}}" % bad),
+       "not a JSON object of string labels") for bad in ('5', '["ab"]', '{"team": 3}')],
 ])
 def test_unimportable_documents_are_explained(text, message):
     with pytest.raises(OpenSLOImportError) as exc:
