@@ -95,31 +95,9 @@ class Service:
             self.logs = LogService(self.config.logs, self.registry, protected=self.config.immutable_tags)
 
     def _route_notifications(self) -> None:
-        """``POST /notifications/<registry>``, answered by whichever LogService is current (reloads swap it)."""
-        from regslo.sources.logs.service import MAX_BODY
+        from regslo.sources.logs.route import route_notifications
 
-        def precheck(req: Request) -> Response | None:
-            """Before the body is read: a known webhook and the right token (so a 4 MiB body from an
-            unauthenticated client is never read)."""
-            logs = self.logs
-            if logs is None:
-                return Response(404, b"no notifications source for this registry\n")
-            status, body = logs.authorize_notification(_last_segment(req.path), req.headers)
-            return None if status == 200 else Response(status, body)
-
-        def notifications(req: Request) -> Response:
-            logs = self.logs
-            if logs is None:
-                return Response(404, b"no notifications source for this registry\n")
-            status, body = logs.handle_notification(req.body, req.headers, _last_segment(req.path))
-            return Response(status, body)
-
-        def token(req: Request) -> bool:
-            logs = self.logs
-            return logs is not None and logs.token_matches(_last_segment(req.path), req.headers)
-
-        self.server.route("POST", "/notifications", notifications, prefix=True, max_body=MAX_BODY,
-                          precheck=precheck, authenticator=token)
+        route_notifications(self.server, lambda: self.logs)
 
     def _attach_storage(self) -> None:
         if not any(r.storage for r in self.config.registries):
@@ -350,7 +328,3 @@ class Service:
         self._attach_slos()
         if self.slo_state is not None and self._started:
             self.slo_state.start()
-
-
-def _last_segment(path: str) -> str:
-    return path.rstrip("/").rsplit("/", 1)[-1]

@@ -15,23 +15,15 @@ import threading
 from prometheus_client import CollectorRegistry
 
 from regslo.commands.common import load_or_exit
-from regslo.outputs.server import ExporterServer, Request, Response
-from regslo.sources.logs.service import MAX_BODY, LogService
+from regslo.outputs.server import ExporterServer, parse_listen_address
+from regslo.sources.logs.route import route_notifications
+from regslo.sources.logs.service import LogService
 
 
-def serve(service: LogService, registry: CollectorRegistry, host: str, port: int) -> ExporterServer:
+def serve(service: LogService, registry: CollectorRegistry, address: str) -> ExporterServer:
     """``GET /metrics`` and ``POST /notifications/<registry>`` on the exporter's hardened server, started."""
-    server = ExporterServer(registry, f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-
-    def precheck(req: Request) -> Response | None:
-        status, body = service.authorize_notification(req.path.rstrip("/").rsplit("/", 1)[-1], req.headers)
-        return None if status == 200 else Response(status, body)
-
-    def notifications(req: Request) -> Response:
-        status, body = service.handle_notification(req.body, req.headers, req.path.rstrip("/").rsplit("/", 1)[-1])
-        return Response(status, body)
-
-    server.route("POST", "/notifications", notifications, prefix=True, max_body=MAX_BODY, precheck=precheck)
+    server = ExporterServer(registry, address)
+    route_notifications(server, lambda: service)
     server.start()
     return server
 
@@ -45,14 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     if config.logs is None:
         print("error: logs: the config has no logs section", file=sys.stderr)
         return 2
-    host, _, port = args.listen.rpartition(":")
-    if not port.isdigit():
-        print(f"error: --listen: must be HOST:PORT, got {args.listen!r}", file=sys.stderr)
+    try:
+        parse_listen_address(args.listen)
+    except ValueError as exc:
+        print(f"error: --listen: {exc}", file=sys.stderr)
         return 2
     registry = CollectorRegistry()
     service = LogService(config.logs, registry)
     try:
-        server = serve(service, registry, host.strip("[]") or "127.0.0.1", int(port))
+        server = serve(service, registry, args.listen)
     except OSError as exc:
         print(f"error: --listen: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
         return 2

@@ -82,7 +82,7 @@ logs:
 """, base_dir=tmp_path)
     prom = CollectorRegistry()
     service = LogService(cfg.logs, prom)
-    server = serve(service, prom, "127.0.0.1", port)
+    server = serve(service, prom, f"127.0.0.1:{port}")
     service.start()
     try:
         anon = Traffic(reg.url, None)
