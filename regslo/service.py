@@ -277,6 +277,8 @@ class Service:
         if self.storage is not None:
             self.storage.stop()  # unregisters its collector
             self.storage = None
+            if self.logs is not None:  # GC runs must not read the stopped monitor's last samples
+                self.logs.metrics.reclaimed = None
         self._attach_storage()
         if self.storage is not None and self._started:
             self.storage.start()
