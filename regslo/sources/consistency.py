@@ -90,20 +90,21 @@ class ConsistencyChecker:
             self.states[key] = TagState(*key)
         for name in sorted({n for c in self.checks for n in c.registries}):
             self.errors.labels(name)
-        self._stop = threading.Event()
 
     # -- one check ------------------------------------------------------------------------------------
-    def check(self, check: ConsistencyCheck) -> list[TagState]:
-        """Resolve every tag of ``check`` on each of its registries now; update the gauges."""
+    def check(self, check: ConsistencyCheck, stop: threading.Event | None = None) -> list[TagState]:
+        """Resolve every tag of ``check`` on each of its registries now; update the gauges. ``stop`` is the
+        calling thread's own stop signal (default: the current one)."""
+        stop = stop or self._stop
         out = []
         unreachable: set[str] = set()  # registries that timed out or could not be reached in this round
         for tag in check.tags:
-            if self._stop.is_set():  # shutting down: start no new request
+            if stop.is_set():  # shutting down: start no new request
                 break
             digests: dict[str, str | None] = {}
             failed = False
             for name in check.registries:
-                if self._stop.is_set() or name in unreachable:  # a hanging region costs one timeout a round,
+                if stop.is_set() or name in unreachable:  # a hanging region costs one timeout a round,
                     failed = True                                # not one per tag
                     continue
                 try:
@@ -116,7 +117,7 @@ class ConsistencyChecker:
                     log.info("consistency: cannot resolve %s:%s on %s: %s", check.repository, tag, name,
                              short_message(exc))
             state = self.states[(check.repository, tag)]
-            if not failed and not self._stop.is_set():
+            if not failed and not stop.is_set():
                 consistent, distinct = judge(digests)
                 now = time.time()
                 with self._lock:
@@ -148,7 +149,10 @@ class ConsistencyChecker:
     # -- schedule -------------------------------------------------------------------------------------
     def start(self) -> None:
         if self.checks and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="regslo-consistency", daemon=True)
+            # each thread gets a stop signal of its own: one that outlived stop()'s wait (stuck in a request
+            # to a hanging registry) must still end, even after a reload has started its successor
+            stop = self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(stop,), name="regslo-consistency", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
@@ -161,15 +165,16 @@ class ConsistencyChecker:
             self._thread.join(timeout=STOP_WAIT)
             self._thread = None
 
-    def _run(self) -> None:
-        due = [time.monotonic()] * len(self.checks)
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        checks = self.checks  # a reload replaces the list; this thread keeps the one it was started with
+        due = [time.monotonic()] * len(checks)
+        while not stop.is_set():
             now = time.monotonic()
-            for i, check in enumerate(self.checks):
-                if due[i] <= now and not self._stop.is_set():
+            for i, check in enumerate(checks):
+                if due[i] <= now and not stop.is_set():
                     try:
-                        self.check(check)
+                        self.check(check, stop)
                     except Exception:  # noqa: BLE001 - the next round retries
                         log.exception("consistency check of %s failed", check.repository)
                     due[i] = max(due[i] + check.interval, time.monotonic())
-            self._stop.wait(max(0.0, min(due) - time.monotonic()))
+            stop.wait(max(0.0, min(due) - time.monotonic()))

@@ -114,3 +114,39 @@ def test_a_hanging_region_costs_one_timeout_per_round_not_one_per_tag(hostile):
     assert len(us.received()) == len(tags)  # the reachable region was still asked about every tag
     for c in clients.values():
         c.close()
+
+
+def test_a_thread_left_hanging_by_stop_ends_after_a_reload_starts_its_successor(hostile):
+    """stop() gives up waiting on a thread stuck in a request to a hanging registry; a reload then used to
+    hand that thread a fresh, unset stop event (the same attribute), so it carried on beside the new one:
+    two checkers sending every request twice, and an IndexError once the new config had more checks."""
+    import threading
+
+    hang = hostile().route("*", "/*", Reply(200, header_drip=0.5, headers_forever=True))
+    us = serving(hostile())
+    clients, check, checker, reg = make({"hang": hang.url, "us": us.url}, timeout=3)
+    checker.start()
+    deadline = time.monotonic() + 10
+    while not hang.received() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    crashed: list[BaseException] = []
+    old_hook, threading.excepthook = threading.excepthook, lambda args: crashed.append(args.exc_value)
+    try:
+        checker.stop()  # returns after STOP_WAIT; the thread is still inside the 3 s request
+        checker.reconfigure([check], clients)  # the same checks (a reload that changed something else)
+        checker.start()
+        time.sleep(3 + 2)  # the old request's deadline has passed; the old thread would be looping again
+        names = [t for t in threading.enumerate() if t.name == "regslo-consistency"]
+        assert len(names) == 1, f"{len(names)} checker threads after stop, reconfigure, start"
+        more = ConsistencyCheck("app/other", ("latest",), ("us",), interval=0.2, grace=0)
+        checker.stop()  # and once more with a check added while a thread hangs
+        checker.reconfigure([check, more], clients)
+        checker.start()
+        time.sleep(3 + 2)
+        names = [t for t in threading.enumerate() if t.name == "regslo-consistency"]
+        assert len(names) == 1 and not crashed, (len(names), crashed)
+    finally:
+        threading.excepthook = old_hook
+        checker.stop()
+        for c in clients.values():
+            c.close()
