@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 import yaml
 
 from regslo.config.base import ConfigError, Errors, Secret, Section, join
+from regslo.oci.names import REPOSITORY_NAME
 
 DEFAULT_LISTEN_ADDRESS = ":9745"
 PROBE_KINDS = ("ping", "push", "pull")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 
 __all__ = [
     "Config", "ConfigError", "Registry", "AuthConfig", "TLSConfig", "ProbeSettings", "ReplicationPair",
@@ -279,7 +279,7 @@ def _parse_probes(sec: Section, errors: Errors) -> ProbeSettings:
         errors.add(sec.key("timeout"), f"must not exceed probes.interval ({timeout:g}s > {interval:g}s): "
                                        "runs of one probe would pile up")
     repository = sec.str("repository", d.repository)
-    if repository and not _REPO.match(repository):
+    if repository and not REPOSITORY_NAME.fullmatch(repository):
         errors.add(sec.key("repository"), f"not a valid repository name (lowercase path like regslo/probe): {repository!r}")
     blob_size = sec.size("blob_size", d.blob_size)
     if blob_size is not None and not 1 <= blob_size <= 1024**3:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from regslo.config.base import Errors, Section, join
+from regslo.oci.names import REPOSITORY_NAME
 
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # the distribution spec's tag grammar
-REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 MAX_TAGS = 1000  # (repository, tag) pairs in all: each is two series
 _KEYS = {"repository", "tags", "registries", "interval", "grace"}
 
@@ -46,7 +46,7 @@ def parse(raw: Any, path: str, errors: Errors, registries: list[str]) -> list[Co
     for i, item in enumerate(raw):
         sec = Section(item, join(path, i), errors, known=_KEYS)
         repo = sec.str("repository", required=True)
-        if repo is not None and not REPOSITORY.match(repo):
+        if repo is not None and not REPOSITORY_NAME.fullmatch(repo):
             errors.add(sec.key("repository"), f"not a valid repository name: {repo!r}")
         tags = sec.list("tags", required=True)
         if sec.has("tags") and not tags:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import queue
-import re
 import ssl
 import threading
 import time
@@ -35,6 +34,7 @@ from regslo.oci import deadline as deadlines
 from regslo.oci import limits
 from regslo.oci.auth import AuthError, origin
 from regslo.oci.errors import DigestMismatch, OCIError, classify, error_from_response, short_message
+from regslo.oci.names import valid_digest
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -47,7 +47,6 @@ READ_CHUNK = 1024 * 1024
 THREADED_HASH_ABOVE = 8 * 1024 * 1024
 FAST_DOWNLOAD_ABOVE = 8 * 1024 * 1024  # get_blob(size=...) above this: regslo.oci.download
 REDIRECTS = (301, 302, 303, 307, 308)
-_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _tune_httpcore() -> None:
@@ -264,7 +263,7 @@ class RegistryClient:
         returned = resp.headers.get("Docker-Content-Digest", "")
         # only a well-formed sha256 digest is believed: anything else (absent, garbled, a 60 KiB header)
         # returns the reference, and callers that need the digest hash the body instead
-        return returned if _SHA256.fullmatch(returned) else reference
+        return returned if valid_digest(returned) else reference
 
     def get_blob(self, repo: str, digest: str, deadline: float | None = None, size: int | None = None) -> int:
         """Stream a blob, verifying its sha256 as it arrives; return its size in bytes.

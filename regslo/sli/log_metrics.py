@@ -24,10 +24,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
+from regslo.oci.names import MAX_REPOSITORY_NAME
 from regslo.sli.buckets import REQUEST_DURATION_BUCKETS
 
 OTHER = "__other__"
-MAX_REPOSITORY = 255  # characters; the OCI distribution spec's limit for a repository name
+MAX_REPOSITORY = MAX_REPOSITORY_NAME  # characters; the distribution spec's limit
 OUTCOMES = ("parsed", "ignored", "malformed")
 AUTH_OPERATIONS = ("ping", "list", "pull", "push", "delete", "other")  # regslo.sources.logs.classify.OPERATIONS
 RECENT_PROTECTED = 20  # protected-tag overwrites kept in memory for the status page

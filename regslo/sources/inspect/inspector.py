@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections import deque
@@ -30,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from regslo.config.inspect import InspectConfig
 from regslo.oci.errors import REASONS, OCIError
+from regslo.oci.names import valid_digest, valid_repository
 from regslo.sli.buckets import IMAGE_SIZE_BUCKETS
 from regslo.sources.inspect.kinds import (COSIGN_SUFFIXES, INDEX_TYPES, KINDS, MANIFEST_TYPES,
                                           descriptor_kind, is_artifact_tag, kind_of, manifest_is_artifact)
@@ -44,26 +44,7 @@ MAX_PLATFORMS = 64  # platform manifests read per index
 MAX_BLOBS = 20_000  # distinct config + layer blobs of one image, all platforms (Docker allows 127 layers)
 MAX_REFERRERS = 10_000  # descriptors of artifacts referring to one image, over all referrers API pages
 MAX_DESCRIPTOR_SIZE = 2**63 - 1  # the OCI image spec: size is an int64
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the distribution spec's suggested manifest limit
 DUPLICATE_MEMORY = 50_000  # hashes of (registry, repository, digest) remembered to inspect each image once
-# What the distribution spec allows: a repository name of path components (lowercase alphanumerics joined by
-# ".", "_", "__" or dashes), at most 255 characters; a digest regslo can verify. Names and digests come from
-# a notification or from the registry's own index, and both become URL paths: "prod/../admin/x" matches
-# "prod/**" and httpx resolves the dot segments into a read of "admin/x"; a digest may carry "/", "?", "#".
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-REPOSITORY_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
-MAX_REPOSITORY_NAME = 255
-DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
-
-
-def valid_repository(name: str) -> bool:
-    return len(name) <= MAX_REPOSITORY_NAME and REPOSITORY_NAME.fullmatch(name) is not None
-
-
-def valid_digest(digest: Any) -> bool:
-    return isinstance(digest, str) and DIGEST.fullmatch(digest) is not None
-
-
 class InvalidManifest(Exception):
     """A manifest regslo cannot read as an OCI/Docker image manifest or index."""
 
@@ -298,9 +279,7 @@ class Inspector:
 
 # -- reading one image ----------------------------------------------------------------------------------
 def _manifest(client: Any, repo: str, reference: str, deadline: float) -> tuple[str, dict]:
-    got = client.get_manifest(repo, reference, deadline=deadline)
-    if len(got.body) > MAX_MANIFEST_BYTES:
-        raise InvalidManifest(f"manifest {reference} larger than {MAX_MANIFEST_BYTES} bytes")
+    got = client.get_manifest(repo, reference, deadline=deadline)  # capped at oci.limits.MANIFEST
     try:
         doc = json.loads(got.body)
     except ValueError:

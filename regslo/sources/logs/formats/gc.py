@@ -43,10 +43,10 @@ import time
 from datetime import datetime
 from typing import Callable
 
+from regslo.oci.names import REPOSITORY_NAME
 from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
 
 _SUMMARY = re.compile(r"^(\d+) blobs marked, (\d+) blobs and (\d+) manifests eligible for deletion$")
-_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 _MARK = re.compile(r"^[a-z0-9][a-z0-9._/-]*: marking (?:manifest|blob) [a-z0-9]+:[a-f0-9]+\s*$")
 _ELIGIBLE_BLOB = "blob eligible for deletion: "
 _ELIGIBLE_MANIFEST = "manifest eligible for deletion: "
@@ -175,7 +175,7 @@ class GCParser:
             self.eligible += 1
             self._now(None)
             return PARSED
-        if line.startswith(_ELIGIBLE_MANIFEST) or _MARK.match(line) or _REPO.match(line):
+        if line.startswith(_ELIGIBLE_MANIFEST) or _MARK.match(line) or REPOSITORY_NAME.fullmatch(line):
             if self.state in (SWEEP, IDLE) or self.blank:
                 # the next run has begun (after a blank line in the mark phase only the summary may follow:
                 # the run before was killed while marking)
