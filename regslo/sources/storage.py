@@ -229,20 +229,25 @@ class StorageMonitor(Collector):
                             walk.errors)
 
     def reclaimed(self, registry: str, started: float, ended: float | None) -> float | None:
-        """Available bytes now minus at the last sample before ``started`` (a GC run's gain); None when
-        this registry is not measured or no sample precedes the run."""
+        """A GC run's gain: available bytes at the first sample from ``ended`` on (or now, when the run ended
+        after the newest sample) minus at the last sample before ``started``. A run the tailer reads late
+        (a backlog after a restart) is not credited with what changed after it. None when this registry
+        is not measured or no sample precedes the run."""
         t = self._by_name.get(registry)
         if t is None:
             return None
         with self.lock:
-            before = [s for s in t.samples if s[0] <= started]
-        if not before:
+            before = next((s for s in reversed(t.samples) if s[0] <= started), None)
+            after = next((s for s in t.samples if s[0] >= ended), None) if ended is not None else None
+        if before is None:
             return None
+        if after is not None:
+            return after[2] - before[2]
         try:
             _capacity, available = statvfs(str(t.settings.path))
         except OSError:
             return None
-        return float(available) - before[-1][2]
+        return float(available) - before[2]
 
     # -- exposition -------------------------------------------------------------------------------------
     def describe(self) -> Iterator:
