@@ -13,7 +13,8 @@ def panel(title: str, queries: list[tuple[str, str]], *, type: str = "timeseries
     instant = type in ("stat", "table")
     targets = []
     for i, (expr, legend) in enumerate(queries):
-        target = {"refId": "ABCDEFGHIJ"[i], "datasource": dict(DATASOURCE), "expr": expr, "legendFormat": legend}
+        target = {"refId": "ABCDEFGHIJ"[i], "datasource": dict(DATASOURCE), "expr": expr,
+                  "legendFormat": legend or "__auto"}
         if instant:
             target.update({"instant": True, "format": "table"})
         targets.append(target)

@@ -11,6 +11,7 @@ from typing import Any
 
 from regslo.config.storage import GCConfig
 from regslo.outputs.extras._common import runbook
+from regslo.outputs.extras._panels import DATASOURCE, panel, row
 from regslo.slo.model import number
 from regslo.units import format_duration
 
@@ -185,7 +186,6 @@ def tests(config: Any) -> list[dict[str, Any]]:
 
 
 # -- panels -----------------------------------------------------------------------------------------------
-DS = {"type": "prometheus", "uid": "${datasource}"}
 
 
 # the dashboards' registry and region variables (every capacity series has a registry label)
@@ -193,32 +193,22 @@ SELECTED = ' and on (registry) regslo_registry_info{registry=~"$registry",region
 
 
 def _target(expr: str, legend: str = "{{registry}}", instant: bool = False) -> dict[str, Any]:
-    target = {"refId": "A", "datasource": DS, "expr": f"({expr}){SELECTED}", "legendFormat": legend}
+    target = {"refId": "A", "datasource": dict(DATASOURCE), "expr": f"({expr}){SELECTED}", "legendFormat": legend}
     if instant:
         target.update(instant=True, format="table")
     return target
 
 
 def _stat(title: str, expr: str, unit: str, description: str, w: int = 6, **defaults: Any) -> dict[str, Any]:
-    return {"type": "stat", "title": title, "description": description, "datasource": DS, "gridPos": {"w": w, "h": 4},
+    return {"type": "stat", "title": title, "description": description, "datasource": dict(DATASOURCE), "gridPos": {"w": w, "h": 4},
             "targets": [_target(expr)],
             "fieldConfig": {"defaults": {"unit": unit, **defaults}, "overrides": []},
             "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}}
 
 
 def _series(title: str, exprs: list[tuple[str, str]], unit: str, description: str, w: int = 12) -> dict[str, Any]:
-    targets = []
-    for i, (expr, legend) in enumerate(exprs):
-        target = _target(expr, legend)
-        target["refId"] = chr(ord("A") + i)
-        targets.append(target)
-    return {"type": "timeseries", "title": title, "description": description, "datasource": DS,
-            "gridPos": {"w": w, "h": 8}, "targets": targets,
-            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []}}
-
-
-def _row(title: str) -> dict[str, Any]:
-    return {"type": "row", "title": title, "collapsed": False, "gridPos": {"w": 24, "h": 1}, "panels": []}
+    return panel(title, [(f"({expr}){SELECTED}", legend) for expr, legend in exprs], unit=unit, w=w,
+                 description=description)
 
 
 def panels(config: Any, dashboard: str) -> list[dict[str, Any]]:
@@ -227,7 +217,7 @@ def panels(config: Any, dashboard: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if dashboard == "exec" and stores:
         target = min(r.storage.target for r in stores)
-        out.append(_row("Storage"))
+        out.append(row("Storage"))
         out.append(_stat("Storage used", "1 - regslo_storage_available_bytes / regslo_storage_capacity_bytes",
                          "percentunit", f"Share of each registry's filesystem in use (target below "
                                         f"{number(target * 100)}%).", w=12, min=0, max=1,
@@ -239,7 +229,7 @@ def panels(config: Any, dashboard: str) -> list[dict[str, Any]]:
                                           "storage.window (robust linear fit); empty when not growing.", w=12,
                          noValue="not growing"))
     if dashboard == "debug" and (stores or gcs):
-        out.append(_row("Storage and garbage collection"))
+        out.append(row("Storage and garbage collection"))
     if dashboard == "debug" and stores:
         out.append(_series("Registry bytes", [
             ("regslo_storage_registry_bytes", "{{registry}} registry root"),

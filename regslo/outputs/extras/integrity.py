@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from regslo.outputs.extras._common import expected_alert, first_registry, promtool_case
+from regslo.outputs.extras._panels import panel, row
 from regslo.slo.settings import AlertingSettings, DashboardSettings
 
 NAME = "integrity"
@@ -242,25 +243,6 @@ def tests(config: Any) -> list[dict]:
 
 
 # -- panels ------------------------------------------------------------------------------------------
-def _panel(title: str, queries: list[tuple[str, str]], *, type: str = "timeseries", unit: str = "short",
-           w: int = 12, h: int = 8, description: str = "") -> dict:
-    instant = type in ("stat", "table")
-    targets = []
-    for i, (expr, legend) in enumerate(queries):
-        target = {"refId": "ABCDEFGH"[i], "datasource": {"type": "prometheus", "uid": "${datasource}"},
-                  "expr": expr, "legendFormat": legend or "__auto"}
-        if instant:
-            target.update({"instant": True, "format": "table"})
-        targets.append(target)
-    options: dict = {}  # every panel type's options come from dashboards.PANEL_OPTIONS
-    return {"type": type, "title": title, "description": description,
-            "datasource": {"type": "prometheus", "uid": "${datasource}"}, "gridPos": {"w": w, "h": h},
-            "targets": targets,
-            "fieldConfig": {"defaults": {"unit": unit, "thresholds": {"mode": "absolute", "steps": [
-                {"color": "green", "value": None}]}, "mappings": []}, "overrides": []},
-            "options": options}
-
-
 def panels(config: Any, dashboard: str) -> list[dict]:
     if dashboard != "oncall":
         return []
@@ -269,13 +251,13 @@ def panels(config: Any, dashboard: str) -> list[dict]:
     in_region = ' and on (registry) regslo_registry_info{region=~"$region"}'
     src_in_region = (' and on (source) label_join(regslo_registry_info{region=~"$region"}, "source", "", '
                      '"registry")')
-    out = [{"type": "row", "title": "Integrity and auth", "collapsed": False, "panels": [], "gridPos": {"w": 24, "h": 1}},
-           _panel("Firing integrity and auth alerts",
+    out = [row("Integrity and auth"),
+           panel("Firing integrity and auth alerts",
                   [(f'ALERTS{{alertname=~"{"|".join(ALERTS)}",alertstate="firing"}} or on () vector(0)', "")],
                   type="table", w=24, h=6,
                   description="Digest mismatches, tags differing between regions, protected tags moved, token "
                               "service down. A single row with value 0: none firing."),
-           _panel("Digest mismatches (last 1h)",
+           panel("Digest mismatches (last 1h)",
                   [(f'sum by (registry, probe) (increase(regslo_probe_failures_total{{reason="digest_mismatch",{reg},'
                     f'region=~"$region"}}[1h]))',
                     "{{registry}} {{probe}}"),
@@ -283,23 +265,23 @@ def panels(config: Any, dashboard: str) -> list[dict]:
                     f'{{source=~"$registry"}}[1h]){src_in_region})', "replication {{source}} -> {{destination}}")],
                   description="Probe reads whose bytes did not match their digest (page), and replicated images "
                               "served under another digest at the destination."),
-           _panel("Auth failures per request (from logs, challenges excluded)",
+           panel("Auth failures per request (from logs, challenges excluded)",
                   [(f"{AUTH_RATIO}{{{reg}}}{in_region}", "{{registry}}")], unit="percentunit",
                   description="401/403 responses except the anonymous 401 every client gets on its first GET /v2/."),
-           _panel("Token requests by result",
+           panel("Token requests by result",
                   [(f"sum by (registry, result) (rate(regslo_auth_token_requests_total{{{reg}}}[$__rate_interval])"
                     f"{in_region})",
                     "{{registry}} {{result}}")], unit="ops",
                   description="The probes' own token requests; only 5m without a success while requests fail "
                               "pages (RegsloTokenServiceDown).")]
     if getattr(config, "immutable_tags", None):
-        out.append(_panel("Protected tag overwrites (last 1h)",
+        out.append(panel("Protected tag overwrites (last 1h)",
                           [(f"sum by (registry) (increase(regslo_registry_protected_tag_overwrites_total{{{reg}}}[1h])"
                              f"{in_region})",
                             "{{registry}}")],
                           description="Which tag, digests and actor: the status page (protected_tag_overwrites)."))
     if getattr(config, "consistency", None):
-        out.append(_panel("Tags differing between regions",
+        out.append(panel("Tags differing between regions",
                           [("regslo_tag_digests unless on (repository, tag) (regslo_tag_consistent == 1)", "")],
                           type="table", description="Distinct digests served under each inconsistent tag."))
     return out

@@ -18,6 +18,7 @@ from typing import Any
 
 from regslo.config.traffic import TrafficConfig
 from regslo.outputs.extras._common import expected_alert, first_registry, promtool_case, runbook
+from regslo.outputs.extras._panels import panel
 from regslo.slo.model import number
 
 NAME = "traffic"
@@ -147,21 +148,7 @@ def tests(config: Any) -> list[dict[str, Any]]:
 
 
 # -- dashboard panels --------------------------------------------------------------------------------------
-DS = {"type": "prometheus", "uid": "${datasource}"}
 IN_REGION = ' and on (registry) regslo_registry_info{region=~"$region"}'
-
-
-def _series(title: str, exprs: list[tuple[str, str]], unit: str, description: str,
-            thresholds: list | None = None) -> dict[str, Any]:
-    targets = [{"refId": chr(ord("A") + i), "datasource": DS, "expr": e, "legendFormat": legend}
-               for i, (e, legend) in enumerate(exprs)]
-    defaults: dict[str, Any] = {"unit": unit}
-    if thresholds:
-        defaults["thresholds"] = {"mode": "absolute", "steps": thresholds}
-        defaults["custom"] = {"thresholdsStyle": {"mode": "line"}}
-    return {"type": "timeseries", "title": title, "description": description, "datasource": DS,
-            "gridPos": {"w": 12, "h": 8}, "targets": targets,
-            "fieldConfig": {"defaults": defaults, "overrides": []}}
 
 
 def panels(config: Any, dashboard: str) -> list[dict[str, Any]]:
@@ -169,13 +156,13 @@ def panels(config: Any, dashboard: str) -> list[dict[str, Any]]:
         return []
     t = settings(config)
     sel = '{registry=~"$registry"}'
-    out = [_series("Request rate: last 10m against the previous day", [
+    out = [panel("Request rate: last 10m against the previous day", [
         (f"{RATE_10M}{sel}{IN_REGION}", "{{registry}} last 10m"),
         (f"{number(t.surge_factor)} * ({RATE_1D}{sel}{IN_REGION})", "{{registry}} " + f"{number(t.surge_factor)}x previous day")],
-        "reqps", f"{SURGE} when the first line stays above the second (and above {number(t.surge_min_rate)} "
-                 f"requests/s) for {SURGE_FOR}.")]
-    out.append(_series("Share of requests rate limited (429)", [(f"{LIMITED_RATIO}{sel}{IN_REGION}", "{{registry}}")],
-                       "percentunit", f"{RATE_LIMITING} when above {number(t.rate_limited_ratio * 100)}% for "
-                                      f"{LIMITING_FOR}.",
-                       thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": t.rate_limited_ratio}]))
+        unit="reqps", description=f"{SURGE} when the first line stays above the second (and above "
+                                  f"{number(t.surge_min_rate)} requests/s) for {SURGE_FOR}.")]
+    out.append(panel("Share of requests rate limited (429)", [(f"{LIMITED_RATIO}{sel}{IN_REGION}", "{{registry}}")],
+                     unit="percentunit", description=f"{RATE_LIMITING} when above "
+                                                     f"{number(t.rate_limited_ratio * 100)}% for {LIMITING_FOR}.",
+                     steps=[("green", None), ("orange", t.rate_limited_ratio)]))
     return out
