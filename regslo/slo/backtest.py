@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Iterable
 
 import numpy as np
@@ -58,6 +59,11 @@ class Counter:
             keep[1:] = t[1:] != t[:-1]  # one sample per timestamp (chunk overlaps)
             self.t, self.v = t[keep], v[keep]
 
+    @cached_property
+    def corr(self) -> np.ndarray:
+        """``v`` reset-corrected, computed once (every period and window reads it)."""
+        return reset_corrected(self.v)
+
 
 def reset_corrected(v: np.ndarray) -> np.ndarray:
     """Values with every reset undone: ``c[j] - c[i]`` is what ``increase()`` sums between samples i and j
@@ -78,7 +84,7 @@ class _Group:
     def __init__(self, counters: list[Counter]):
         self.t = counters[0].t
         self.values = np.vstack([c.v for c in counters])
-        self.corr = np.vstack([reset_corrected(c.v) for c in counters])
+        self.corr = np.vstack([c.corr for c in counters])
         self._hi: tuple[np.ndarray, np.ndarray] | None = None
 
     def last_index(self, evals: np.ndarray) -> np.ndarray:
@@ -160,7 +166,7 @@ def events_between(counters: list[Counter], a_ms: int, b_ms: int) -> float:
     for c in counters:
         if not len(c.t):
             continue
-        corr = reset_corrected(c.v)
+        corr = c.corr
         i = int(np.searchsorted(c.t, a_ms, side="right")) - 1
         j = int(np.searchsorted(c.t, b_ms, side="right")) - 1
         if j < 0:

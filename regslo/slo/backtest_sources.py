@@ -359,9 +359,12 @@ class LogRequests:
                     if bound is not None and _within(seconds, bound)]
         else:
             rows = []
-        for t, labels in rows:
-            if selector.matches(name, labels):
-                keyed.setdefault(tuple(sorted(labels.items())), []).append(t)
+        by_labels: dict[tuple, list[float]] = {}
+        for t, labels in rows:  # one selector match per distinct label set, not per request
+            by_labels.setdefault(tuple(sorted(labels.items())), []).append(t)
+        for key, times in by_labels.items():
+            if selector.matches(name, dict(key)):
+                keyed[key] = times
         out = []
         for key, times in keyed.items():
             ms = np.sort(np.round(np.array(times) * MS).astype(np.int64))
@@ -372,15 +375,17 @@ class LogRequests:
         return out
 
 
+_BUCKET_INDEX = {le(b): i for i, b in enumerate(REQUEST_DURATION_BUCKETS)}
+
+
 def _within(duration: float, bound: str) -> bool:
     """Is ``duration`` counted in the bucket ``le=bound`` (the tailer bins with bisect_left on the bounds)."""
-    bounds = REQUEST_DURATION_BUCKETS
-    values = {le(b): i for i, b in enumerate(bounds)}
     if bound == "+Inf":
         return True
-    if bound not in values:
+    index = _BUCKET_INDEX.get(bound)
+    if index is None:
         return duration <= float(bound)
-    return bisect_left(bounds, duration) <= values[bound]
+    return bisect_left(REQUEST_DURATION_BUCKETS, duration) <= index
 
 
 LATEST = 253402300799.0  # 9999-12-31T23:59:59Z
