@@ -3,7 +3,7 @@ docs/supply-chain.md.
 
 ```yaml
 inspect:
-  repositories: ["prod/**", "base/*"]  # globs: * stays inside one path segment, ** crosses segments
+  repositories: ["prod/**", "base/*"]  # globs: * stays inside one path segment, ** is whole segments
   delay: 10m              # wait after the push: signatures and attestations arrive after the image
   max_per_minute: 60      # images inspected per minute, at most (all registries together)
   queue_size: 10000       # pushes waiting for their delay; more are dropped and counted
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from regslo.config.base import Errors, Section, join
+from regslo.config.globs import repository_glob
 
 # a queued push costs up to ~850 bytes (measured): the largest queue stays under ~170 MB
 MAX_QUEUE = 200_000
 _KEYS = {"repositories", "delay", "max_per_minute", "queue_size", "timeout", "registries"}
-_GLOB_CHARS = re.compile(r"^[a-z0-9._/*?-]+$")
 
 
 @dataclass(frozen=True)
@@ -43,28 +43,8 @@ class InspectConfig:
         return self._pattern.fullmatch(repository) is not None  # type: ignore[attr-defined]
 
 
-def glob_regex(glob: str) -> str:
-    """Regex text for one repository glob: ``**`` any characters, ``*`` any but ``/``, ``?`` one but ``/``.
-    ``prod/**`` matches ``prod/a`` and ``prod/a/b`` but not ``prod`` itself."""
-    out, i = [], 0
-    while i < len(glob):
-        if glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif glob[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif glob[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(glob[i]))
-            i += 1
-    return "".join(out)
-
-
 def compile_globs(globs: tuple[str, ...]) -> re.Pattern:
-    return re.compile("|".join(f"(?:{glob_regex(g)})" for g in globs) or "(?!)")
+    return re.compile("|".join(f"(?:{repository_glob(g)})" for g in globs) or "(?!)")
 
 
 def parse(raw: Any, path: str, errors: Errors, config: Any) -> InspectConfig | None:
@@ -78,9 +58,10 @@ def parse(raw: Any, path: str, errors: Errors, config: Any) -> InspectConfig | N
     if sec.has("repositories") and not items and isinstance(sec.raw.get("repositories"), list):
         errors.add(sec.key("repositories"), "must list at least one repository glob (like prod/**)")
     for i, item in enumerate(items):
-        if not isinstance(item, str) or not item or not _GLOB_CHARS.match(item):
-            errors.add(join(sec.key("repositories"), i),
-                       f"must be a repository glob of lowercase letters, digits, . _ - / * ?, got {item!r}")
+        try:
+            repository_glob(item)
+        except ValueError as exc:
+            errors.add(join(sec.key("repositories"), i), str(exc))
         else:
             globs.append(item)
     delay = sec.duration("delay", d.delay, positive=False)

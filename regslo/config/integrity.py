@@ -21,16 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from regslo.config.base import Errors, Section, join
+from regslo.config.globs import repository_glob
 
 SEVERITIES = ("page", "ticket")
-_REPO_GLOB = re.compile(r"^[a-z0-9._*?-]+(?:/[a-z0-9._*?-]+)*$")
 _TAG_GLOB = re.compile(r"^[A-Za-z0-9_.*?-]{1,128}$")
-
-
-def _segment(seg: str) -> str:
-    if seg == "**":
-        return "[^/]+(?:/[^/]+)*"
-    return "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in seg)
 
 
 def compile_pattern(pattern: str) -> tuple[re.Pattern, re.Pattern]:
@@ -38,11 +32,9 @@ def compile_pattern(pattern: str) -> tuple[re.Pattern, re.Pattern]:
     repo, sep, tag = pattern.partition(":")
     if not sep or not repo or not tag:
         raise ValueError(f"must be <repository glob>:<tag glob>, got {pattern!r}")
-    if not _REPO_GLOB.match(repo) or any("**" in s and s != "**" for s in repo.split("/")):
-        raise ValueError(f"bad repository glob {repo!r} (lowercase path; '**' only as a whole segment)")
+    repo_re = re.compile(repository_glob(repo))
     if not _TAG_GLOB.match(tag):
         raise ValueError(f"bad tag glob {tag!r} (letters, digits, '_', '.', '-', '*', '?')")
-    repo_re = re.compile("/".join(_segment(s) for s in repo.split("/")))
     tag_re = re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in tag))
     return repo_re, tag_re
 

@@ -31,6 +31,7 @@ def test_defaults_and_globs():
     ("{repositories: []}", "inspect.repositories"),
     ("{delay: 1m}", "inspect.repositories"),
     ("{repositories: ['Prod/**']}", "inspect.repositories[0]"),
+    ("{repositories: ['prod/a**']}", "inspect.repositories[0]"),  # '**' only as a whole segment, as in immutable_tags
     ("{repositories: [a], delay: 2d}", "inspect.delay"),
     ("{repositories: [a], max_per_minute: 0}", "inspect.max_per_minute"),
     ("{repositories: [a], queue_size: -1}", "inspect.queue_size"),
