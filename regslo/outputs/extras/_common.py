@@ -5,11 +5,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from regslo.outputs.rules import settings_of
+
 
 def runbook(config: Any, page: str) -> str:
     """The runbook URL of ``page`` under ``alerting.runbook_base_url`` (docs/runbooks by default)."""
-    base = getattr(getattr(config, "alerting", None), "runbook_base_url", "docs/runbooks")
-    return f"{base}/{page}"
+    return f"{settings_of(config)[0]}/{page}"
+
+
+def alert_annotations(config: Any, page: str, summary: str, description: str) -> dict[str, str]:
+    """An alert's summary, description, runbook URL and, when ``dashboards.url`` is set, its on-call dashboard."""
+    runbooks, dashboards = settings_of(config)
+    out = {"summary": summary, "description": description, "runbook_url": f"{runbooks}/{page}"}
+    if dashboards:
+        out["dashboard"] = f"{dashboards}/d/regslo-oncall"
+    return out
 
 
 def expected_alert(rule: dict, labels: dict[str, str]) -> dict:

@@ -14,9 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from regslo.outputs.extras._common import expected_alert, first_registry, promtool_case
+from regslo.outputs.extras._common import alert_annotations, expected_alert, first_registry, promtool_case
 from regslo.outputs.extras._panels import panel, row
-from regslo.slo.settings import AlertingSettings, DashboardSettings
 
 NAME = "integrity"
 GROUP = "regslo-integrity"
@@ -25,12 +24,6 @@ DIGEST_WINDOW = "10m"
 OVERWRITE_WINDOW = "1h"
 TOKEN_DOWN_SECONDS = 300.0
 ALERTS = ("RegsloDigestMismatch", "RegsloTagInconsistent", "RegsloProtectedTagOverwritten", "RegsloTokenServiceDown")
-
-
-def _settings(config: Any) -> tuple[str, str]:
-    alerting = getattr(config, "alerting", None) or AlertingSettings()
-    dashboards = getattr(config, "dashboards", None) or DashboardSettings()
-    return alerting.runbook_base_url, f"{dashboards.url}/d/regslo-oncall" if dashboards.url else ""
 
 
 def _duration(seconds: float) -> str:
@@ -44,11 +37,7 @@ def _regex(values: tuple[str, ...]) -> str:
 
 
 def _annotations(config: Any, runbook: str, summary: str, description: str) -> dict[str, str]:
-    runbooks, dashboard = _settings(config)
-    out = {"summary": summary, "description": description, "runbook_url": f"{runbooks}/{runbook}.md"}
-    if dashboard:
-        out["dashboard"] = dashboard
-    return out
+    return alert_annotations(config, f"{runbook}.md", summary, description)
 
 
 # -- rules -------------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from regslo.outputs.extras._common import alert_annotations
 from regslo.outputs.extras._panels import panel, row
-from regslo.slo.settings import AlertingSettings, DashboardSettings
 
 NAME = "supply-chain"
 WINDOW = "1d"
@@ -32,16 +32,11 @@ def inspector_alert(config: Any) -> dict[str, Any]:
     fails = "sum by (registry) (increase(regslo_inspect_failures_total[1h]))"
     dropped = "sum by (registry) (increase(regslo_inspect_dropped_total[1h]))"
     done = f"sum by (registry) (increase({INSPECTED}[1h]))"
-    alerting = getattr(config, "alerting", None) or AlertingSettings()
-    dashboards = getattr(config, "dashboards", None) or DashboardSettings()
-    annotations = {
-        "summary": "The image inspector of {{ $labels.registry }} misses pushed images",
-        "description": (f"Over {int(MISSED_SHARE * 100)}% of the images pushed to {{{{ $labels.registry }}}} in "
-                        "the last hour were not inspected (failed reads or a full queue): the signed, SBOM and "
-                        "scanned shares describe a biased sample."),
-        "runbook_url": f"{alerting.runbook_base_url}/image-inspector.md"}
-    if dashboards.url:
-        annotations["dashboard"] = f"{dashboards.url}/d/regslo-oncall"
+    annotations = alert_annotations(
+        config, "image-inspector.md", "The image inspector of {{ $labels.registry }} misses pushed images",
+        f"Over {int(MISSED_SHARE * 100)}% of the images pushed to {{{{ $labels.registry }}}} in the last hour were "
+        "not inspected (failed reads or a full queue): the signed, SBOM and scanned shares describe a biased "
+        "sample.")
     return {"alert": INSPECTOR_ALERT, "expr": f"({fails} + {dropped})\n/ ({fails} + {dropped} + {done}) > {MISSED_SHARE}",
             "for": "15m", "labels": {"severity": "ticket"}, "annotations": annotations}
 
