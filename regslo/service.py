@@ -209,9 +209,13 @@ class Service:
                 return False, exc.problems
             for warning in new.warnings:
                 log.warning("reload: %s", warning)
+            running = self.config
             try:
                 self._apply(new)
             except Exception as exc:  # noqa: BLE001 - a stage that cannot take the new config
+                # the stages before the failing one run the new config; remembering the old one as current
+                # makes the next reload compare against it and rebuild every changed stage, the failed one too
+                self.config = running
                 log.exception("reload failed while applying the new config")
                 self.reloads.failed()
                 return False, [f"applying the new config: {type(exc).__name__}"]
