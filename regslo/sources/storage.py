@@ -107,7 +107,7 @@ class Walk:
 class Tracked:
     name: str
     settings: Any  # StorageConfig
-    samples: deque = field(default_factory=deque)  # (time, used, available)
+    samples: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))  # (time, used, available)
     capacity: float | None = None
     available: float | None = None
     full_in: float | None = None
@@ -190,7 +190,7 @@ class StorageMonitor(Collector):
             t.capacity, t.available = float(capacity), float(available)
             t.samples.append((when, float(capacity - available), float(available)))
             horizon = when - t.settings.window
-            while t.samples and (t.samples[0][0] < horizon or len(t.samples) > MAX_SAMPLES):
+            while t.samples and t.samples[0][0] < horizon:  # the deque itself keeps at most MAX_SAMPLES
                 t.samples.popleft()
             times = [s[0] for s in t.samples]
             used = [s[1] for s in t.samples]

@@ -143,3 +143,19 @@ def test_a_gc_run_read_late_is_credited_only_with_what_changed_during_it(tmp_pat
     assert monitor.reclaimed("r1", 1011.0, 1012.0) is not None
     assert monitor.reclaimed("r1", 999.0, 1005.0) is None  # no sample before the run
     assert monitor.reclaimed("other", 1001.0, 1005.0) is None
+
+
+def test_sample_history_is_bounded_whatever_the_window(tmp_path, monkeypatch):
+    from regslo.sources import storage
+
+    MAX_SAMPLES = 200  # the real bound (20,000) works the same; the fill projection over it is slow to repeat
+    monkeypatch.setattr(storage, "MAX_SAMPLES", MAX_SAMPLES)
+    (root := tmp_path / "registry").mkdir()
+    (registry,) = config_for(root)  # a 10 s window: every sample below falls inside it
+    clock = [0.0]
+    monitor = StorageMonitor([registry], clock=lambda: clock[0])
+    (t,) = monitor.tracked
+    for i in range(MAX_SAMPLES + 50):
+        clock[0] = i * 1e-4
+        monitor.sample(t)
+    assert len(t.samples) == MAX_SAMPLES and t.samples[-1][0] == clock[0]
