@@ -1,6 +1,9 @@
 """Bytes to parsers: split complete lines, bound their length, decode UTF-8, count outcomes.
 
-Shared by the follower (live files) and ``regslo logs replay`` so both count exactly alike.
+Shared by the follower (live files) and ``regslo logs replay`` so both count exactly alike. They split with
+two classes (``LineSplitter`` reports byte offsets for checkpoints; ``StreamSplitter`` keeps the partial line
+itself so replay copies no chunk twice); tests/unit/logs/test_pipeline.py proves they give the same lines for
+any chunking.
 """
 
 from __future__ import annotations
