@@ -45,13 +45,13 @@ from typing import Callable
 
 from regslo.oci.names import REPOSITORY_NAME
 from regslo.sli.log_metrics import IGNORED, MALFORMED, PARSED, Sink
+from regslo.sources.logs.formats.distribution import parse_logfmt
 
 _SUMMARY = re.compile(r"^(\d+) blobs marked, (\d+) blobs and (\d+) manifests eligible for deletion$")
 _MARK = re.compile(r"^[a-z0-9][a-z0-9._/-]*: marking (?:manifest|blob) [a-z0-9]+:[a-f0-9]+\s*$")
 _ELIGIBLE_BLOB = "blob eligible for deletion: "
 _ELIGIBLE_MANIFEST = "manifest eligible for deletion: "
 _FAILURES = ("failed to garbage collect:", "configuration error:", "panic:")
-_TEXT_FIELD = re.compile(r'(\w[\w.]*)=("(?:[^"\\]|\\.)*"|\S*)')
 MAX_LINE = 65536
 
 IDLE, MARK, SWEEP = "idle", "mark", "sweep"
@@ -77,14 +77,7 @@ def _logrus(line: str) -> tuple[str, str, float | None] | None:
             return None
         return str(doc.get("level", "")), doc["msg"], _timestamp(doc.get("time"))
     if line.startswith("time=") or line.startswith("level="):
-        fields = {}
-        for key, value in _TEXT_FIELD.findall(line):
-            if value.startswith('"'):
-                try:
-                    value = json.loads(value)
-                except ValueError:
-                    return None
-            fields[key] = value
+        fields = parse_logfmt(line)  # the text format's own reader: the same unquoting
         if "msg" not in fields:
             return None
         return fields.get("level", ""), fields["msg"], _timestamp(fields.get("time"))
