@@ -71,6 +71,15 @@ def _eq(**labels: str | None) -> tuple[Matcher, ...]:
     return tuple(Matcher(k, "=", v) for k, v in labels.items() if v)
 
 
+def _registry_matchers(spec: SLISpec) -> tuple[Matcher, ...]:
+    """Series without a region label (logs, inspector): one registry, or every registry of the SLO's region."""
+    if spec.registry:
+        return _eq(registry=spec.registry)
+    if spec.regions_registries:
+        return (Matcher("registry", "=~", "|".join(re.escape(r) for r in spec.regions_registries)),)
+    return ()
+
+
 def event_query(spec: SLISpec) -> EventQuery:
     if spec.source == "replication":
         base = _eq(source=spec.replication_source, destination=spec.destination)
@@ -85,19 +94,11 @@ def event_query(spec: SLISpec) -> EventQuery:
         return EventQuery(valid=runs, good=Selector("regslo_probe_duration_seconds_bucket",
                                                     base + (Matcher("le", "=", le(spec.threshold)),)))
     if spec.source == "inspect":  # coverage: inspected pushed images, good = with an artifact of the kind
-        base = _eq(registry=spec.registry) or (
-            (Matcher("registry", "=~", "|".join(re.escape(r) for r in spec.regions_registries)),)
-            if spec.regions_registries else ())
+        base = _registry_matchers(spec)
         return EventQuery(valid=Selector("regslo_pushed_images_inspected_total", base),
                           good=Selector("regslo_pushed_images_with_artifact_total",
                                         base + (Matcher("kind", "=", spec.artifact or "signature"),)))
-    if spec.registry:
-        base = _eq(registry=spec.registry)
-    elif spec.regions_registries:
-        base = (Matcher("registry", "=~", "|".join(re.escape(r) for r in spec.regions_registries)),)
-    else:
-        base = ()
-    base += _eq(operation=spec.operation)
+    base = _registry_matchers(spec) + _eq(operation=spec.operation)
     if spec.kind == "availability":
         return EventQuery(valid=Selector("regslo_registry_requests_total", base + (Matcher("code", "=~", LOG_VALID_CODES),)),
                           bad=Selector("regslo_registry_requests_total", base + (Matcher("code", "=~", LOG_BAD_CODES),)))
